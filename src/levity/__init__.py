@@ -1,0 +1,3 @@
+"""Levity: a fast local AI gateway."""
+
+__version__ = "0.1.0"
