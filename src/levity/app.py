@@ -1,0 +1,36 @@
+"""Builds the aiohttp application: middleware, then each layer's routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import system
+from .admin import api as admin_api
+from .middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    ErrorMiddleware,
+    HeadProbeMiddleware,
+    PreflightMiddleware,
+    add_cors_headers,
+)
+from .state import GATEWAY, Gateway
+
+
+def create_app(gateway: Gateway) -> web.Application:
+    app = web.Application(
+        middlewares=[
+            ErrorMiddleware(),
+            PreflightMiddleware(),
+            AuthMiddleware(),
+            BodyLimitMiddleware(),
+            HeadProbeMiddleware(),
+        ],
+        client_max_size=gateway.config.current.proxy.max_body_bytes,
+        handler_args={"max_field_size": 65536},
+    )
+    app[GATEWAY] = gateway
+    app.on_response_prepare.append(add_cors_headers)
+    system.setup(app)
+    admin_api.setup(app)
+    return app
