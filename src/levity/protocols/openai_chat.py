@@ -398,7 +398,8 @@ def build_request(req: c.Request, model: str, stream: bool) -> dict:
     if r and (r.effort or r.budget is not None):
         body["reasoning_effort"] = "none" if r.disabled else (r.effort or budget_to_effort(r.budget))
     if req.user:
-        body["user"] = req.user
+        # OpenAI caps `user` at 64 chars; longer ids (Claude Code's metadata) are hashed, stably
+        body["user"] = req.user if len(req.user) <= 64 else c.stable_id("u_", req.user)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
