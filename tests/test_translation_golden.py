@@ -25,12 +25,16 @@ def normalize(data: bytes) -> str:
 
 
 def run_case(case: dict) -> dict:
-    plan = plan_translation(case["front"], case["provider"], case["client_request"], case["upstream_model"],
-                            case["stream"])
+    plan = plan_translation(
+        case["front"], case["provider"], case["client_request"], case["upstream_model"], case["stream"]
+    )
     if plan.local_count:
         return {"expected_local_count": True, "expected_client_reply": plan.local_result()}
-    out: dict = {"expected_operation": plan.upstream_operation, "expected_upstream_stream": plan.upstream_stream,
-                 "expected_upstream_request": plan.upstream_body}
+    out: dict = {
+        "expected_operation": plan.upstream_operation,
+        "expected_upstream_stream": plan.upstream_stream,
+        "expected_upstream_request": plan.upstream_body,
+    }
     reply = case["upstream_reply"]
     if isinstance(reply, str):
         dec = plan.stream_decoder()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import mimetypes
 import uuid
 from typing import Any
@@ -24,6 +26,27 @@ WIRE = "gemini"
 # come from Gemini this documented placeholder tells it to skip the check.
 PLACEHOLDER_SIGNATURE = "skip_thought_signature_validator"
 _REDACTED = "anthropic_redacted"
+
+
+def tag_signature(sig: str, origin: str) -> str:
+    """Gemini signatures are base64 bytes (the SDK decodes them), so a foreign one is tagged inside."""
+    if not sig or not origin or origin == WIRE:
+        return sig
+    return base64.b64encode(f"lv1:{origin}:{sig}".encode()).decode()
+
+
+def untag_signature(sig: str) -> tuple[str, str]:
+    if not sig:
+        return "", ""
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (binascii.Error, ValueError):
+        return sig, WIRE
+    if raw.startswith(b"lv1:"):
+        _, origin, inner = raw.decode("utf-8", "replace").split(":", 2)
+        return inner, origin
+    return sig, WIRE
+
 
 # ---- front: client request -> canonical ----------------------------------------------------------
 
@@ -64,7 +87,7 @@ def _parts(parts: Any, role: str, pending: list[c.ToolCall], turn: int) -> list[
         sig = p.get("thoughtSignature") or ""
         if "functionCall" in p:
             fc = p["functionCall"] or {}
-            raw_sig, origin = c.untag_signature(sig, WIRE)
+            raw_sig, origin = untag_signature(sig)
             call = c.ToolCall(
                 fc.get("id") or c.stable_id("call_", turn, i, fc.get("name")),
                 fc.get("name") or "",
@@ -91,7 +114,7 @@ def _parts(parts: Any, role: str, pending: list[c.ToolCall], turn: int) -> list[
                         content.append(part)
             out.append(c.ToolResult(call_id, content, is_error, name))
         elif p.get("thought"):
-            raw, origin = c.untag_signature(sig, WIRE)
+            raw, origin = untag_signature(sig)
             if origin == _REDACTED:
                 out.append(c.Thinking(redacted=raw, origin="anthropic"))
             else:
@@ -212,14 +235,14 @@ def usage_json(u: c.Usage) -> dict:
 def _thought_part(text: str, signature: str, origin: str) -> dict:
     part: dict[str, Any] = {"text": text, "thought": True}
     if signature:
-        part["thoughtSignature"] = c.tag_signature(signature, origin, WIRE)
+        part["thoughtSignature"] = tag_signature(signature, origin)
     return part
 
 
 def _call_part(call_id: str, name: str, args_json: str, signature: str, origin: str) -> dict:
     part: dict[str, Any] = {"functionCall": {"id": call_id, "name": name, "args": c.parse_args(args_json)}}
     if signature:
-        part["thoughtSignature"] = c.tag_signature(signature, origin, WIRE)
+        part["thoughtSignature"] = tag_signature(signature, origin)
     return part
 
 
@@ -229,7 +252,7 @@ def _out_part(p: c.OutPart) -> dict:
     if p.kind == "thinking":
         return _thought_part(p.text, p.signature, p.origin)
     if p.kind == "redacted_thinking":
-        return {"text": "", "thought": True, "thoughtSignature": c.tag_signature(p.data, _REDACTED, WIRE)}
+        return {"text": "", "thought": True, "thoughtSignature": tag_signature(p.data, _REDACTED)}
     return _call_part(p.id, p.name, p.text, p.signature, p.origin)
 
 
