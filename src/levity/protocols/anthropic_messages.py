@@ -1,0 +1,590 @@
+"""Anthropic Messages: as a client front and as the `anthropic` provider wire."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from levity import canonical as c
+from levity.protocols import sse
+from levity.protocols.common import (
+    add_message,
+    as_list,
+    bad,
+    effort_to_budget,
+    has_tool_calls,
+    opt_float,
+    opt_int,
+    stop_list,
+)
+
+WIRE = "anthropic"
+DEFAULT_MAX_TOKENS = 8192  # Anthropic requires max_tokens; every current Claude model allows this much
+
+# ---- front: client request -> canonical ----------------------------------------------------------
+
+
+def _source(block: dict, what: str) -> dict:
+    src = block.get("source") or {}
+    if src.get("type") in ("file",) or "file_id" in src:
+        raise bad(f"{what} blocks with a Files API file_id cannot be translated to this provider")
+    return src
+
+
+def _media(block: dict) -> c.Part:
+    kind = block.get("type")
+    src = _source(block, kind or "media")
+    if kind == "image":
+        if src.get("type") == "url":
+            return c.image_from_url(src.get("url") or "")
+        return c.Image(media_type=src.get("media_type") or "image/png", data=src.get("data") or "")
+    title = block.get("title") or ""
+    if src.get("type") == "text":
+        return c.Document(media_type="text/plain", text=src.get("data") or "", title=title)
+    if src.get("type") == "content":
+        text = "".join(b.get("text", "") for b in as_list(src.get("content")) if isinstance(b, dict))
+        return c.Document(media_type="text/plain", text=text, title=title)
+    if src.get("type") == "url":
+        url = src.get("url") or ""
+        if not url.startswith(("http://", "https://")):
+            raise bad("document URLs must be http(s)")
+        return c.Document(media_type="application/pdf", url=url, title=title)
+    return c.Document(
+        media_type=src.get("media_type") or "application/pdf", data=src.get("data") or "", title=title
+    )
+
+
+def _blocks(content: Any, role: str) -> list[c.Part]:
+    if isinstance(content, str):
+        return [c.Text(content)] if content else []
+    parts: list[c.Part] = []
+    for b in as_list(content):
+        if not isinstance(b, dict):
+            continue
+        kind = b.get("type")
+        cache = bool(b.get("cache_control"))
+        if kind == "text":
+            parts.append(c.Text(b.get("text") or "", cache))
+        elif kind in ("image", "document"):
+            parts.append(_media(b))
+        elif kind == "tool_use":
+            parts.append(c.ToolCall(b.get("id") or "", b.get("name") or "", c.dumps(b.get("input") or {})))
+        elif kind == "tool_result":
+            inner = b.get("content")
+            result = [p for p in _blocks(inner, "tool") if isinstance(p, c.Text | c.Image | c.Document)]
+            parts.append(c.ToolResult(b.get("tool_use_id") or "", result, bool(b.get("is_error"))))
+        elif kind == "thinking":
+            sig, origin = c.untag_signature(b.get("signature") or "", WIRE)
+            parts.append(c.Thinking(b.get("thinking") or "", sig, origin))
+        elif kind == "redacted_thinking":
+            parts.append(c.Thinking(redacted=b.get("data") or "", origin=WIRE))
+        else:
+            raise bad(
+                f"content block type {kind!r} in a {role} message cannot be translated to this provider"
+            )
+    return parts
+
+
+def parse_request(body: dict) -> c.Request:
+    req = c.Request(model=str(body.get("model") or ""), stream=bool(body.get("stream")))
+    system = body.get("system")
+    req.system = [p for p in _blocks(system, "system") if isinstance(p, c.Text)]
+    for m in as_list(body.get("messages")):
+        if not isinstance(m, dict):
+            raise bad("each message must be an object")
+        role = m.get("role")
+        if role == "system":  # Claude Code puts some system reminders inside messages
+            req.system.extend(p for p in _blocks(m.get("content"), "system") if isinstance(p, c.Text))
+        elif role in ("user", "assistant"):
+            add_message(req.messages, role, _blocks(m.get("content"), role))
+        else:
+            raise bad(f"message role {role!r} is not supported")
+    for t in as_list(body.get("tools")):
+        ttype = t.get("type")
+        if ttype not in (None, "custom"):
+            raise bad(f"Anthropic server tool {ttype!r} ({t.get('name')}) cannot run on this provider")
+        req.tools.append(
+            c.Tool(
+                t.get("name") or "",
+                t.get("description") or "",
+                t.get("input_schema") or {"type": "object", "properties": {}},
+            )
+        )
+    if body.get("mcp_servers"):
+        raise bad("mcp_servers (remote MCP connectors) cannot be translated to this provider")
+    tc = body.get("tool_choice")
+    if isinstance(tc, dict):
+        mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(tc.get("type"), "auto")
+        req.tool_choice = c.ToolChoice(mode, tc.get("name") or "")  # type: ignore[arg-type]
+        if tc.get("disable_parallel_tool_use"):
+            req.parallel_tool_calls = False
+    req.max_tokens = opt_int(body.get("max_tokens"))
+    req.temperature = opt_float(body.get("temperature"))
+    req.top_p = opt_float(body.get("top_p"))
+    req.top_k = opt_int(body.get("top_k"))
+    req.stop = stop_list(body.get("stop_sequences"))
+    req.user = str((body.get("metadata") or {}).get("user_id") or "")
+    out_cfg = body.get("output_config") or {}
+    effort = out_cfg.get("effort") if isinstance(out_cfg.get("effort"), str) else None
+    th = body.get("thinking") or {}
+    if th.get("type") == "enabled":
+        req.reasoning = c.Reasoning(effort=effort, budget=opt_int(th.get("budget_tokens")))
+    elif th.get("type") == "adaptive":
+        req.reasoning = c.Reasoning(effort=effort or "medium")
+    elif th.get("type") == "disabled":
+        req.reasoning = c.Reasoning(disabled=True, include_thoughts=False)
+    fmt = out_cfg.get("format") or body.get("output_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        req.response_format = c.ResponseFormat("json_schema", fmt.get("schema") or {}, strict=True)
+    # context_management, service_tier, container: accepted and dropped (optimisations other targets lack)
+    return req
+
+
+# ---- front: canonical reply -> client JSON / SSE -------------------------------------------------
+
+STOP_OUT = {
+    "end": "end_turn",
+    "max_tokens": "max_tokens",
+    "tool_use": "tool_use",
+    "stop_sequence": "stop_sequence",
+    "content_filter": "refusal",
+    "refusal": "refusal",
+    "pause": "pause_turn",
+}
+
+
+def _stop_reason(fin: c.Finish | None, saw_tool: bool) -> str:
+    reason = STOP_OUT.get(fin.reason if fin else "end", "end_turn")
+    return "tool_use" if saw_tool and reason == "end_turn" else reason
+
+
+def usage_json(u: c.Usage) -> dict:
+    return {
+        "input_tokens": max(u.input - u.cached, 0),
+        "output_tokens": u.output,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": u.cached,
+    }
+
+
+def msg_id(upstream_id: str) -> str:
+    return (
+        upstream_id
+        if upstream_id.startswith("msg_")
+        else "msg_" + re.sub(r"[^A-Za-z0-9]", "", upstream_id or "levity")
+    )
+
+
+def _block(p: c.OutPart) -> dict:
+    if p.kind == "text":
+        return {"type": "text", "text": p.text}
+    if p.kind == "thinking":
+        return {
+            "type": "thinking",
+            "thinking": p.text,
+            "signature": c.tag_signature(p.signature, p.origin, WIRE),
+        }
+    if p.kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": p.data}
+    return {"type": "tool_use", "id": p.id, "name": p.name, "input": c.parse_args(p.text)}
+
+
+def render_reply(reply: c.Reply, req: c.Request, model: str) -> dict:
+    fin = reply.finish
+    return {
+        "id": msg_id(reply.id),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [_block(p) for p in reply.parts],
+        "stop_reason": _stop_reason(fin, has_tool_calls(reply)),
+        "stop_sequence": fin.stop_sequence if fin else None,
+        "usage": usage_json(reply.usage),
+    }
+
+
+def render_count(n: int) -> dict:
+    return {"input_tokens": n}
+
+
+class StreamEncoder:
+    def __init__(self, req: c.Request, model: str) -> None:
+        self.model = model
+        self.started = False
+        self.kinds: dict[int, str] = {}
+        self.sigs: dict[int, str] = {}
+        self.origins: dict[int, str] = {}
+        self.usage = c.Usage()
+        self.fin: c.Finish | None = None
+        self.saw_tool = False
+        self.done = False
+
+    def _start(self, msg: str = "") -> bytes:
+        if self.started:
+            return b""
+        self.started = True
+        message = {
+            "id": msg_id(msg),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_json(self.usage),
+        }
+        return sse.frame({"type": "message_start", "message": message}, "message_start") + sse.frame(
+            {"type": "ping"}, "ping"
+        )
+
+    def events(self, events: list[c.Event]) -> bytes:
+        out = bytearray()
+        for ev in events:
+            if isinstance(ev, c.Start):
+                out += self._start(ev.id)
+            elif isinstance(ev, c.Usage):
+                self.usage = ev
+            elif isinstance(ev, c.PartStart):
+                out += self._start()
+                self.kinds[ev.index] = ev.kind
+                self.origins[ev.index] = ev.origin
+                if ev.kind == "text":
+                    block: dict = {"type": "text", "text": ""}
+                elif ev.kind == "thinking":
+                    block = {"type": "thinking", "thinking": "", "signature": ""}
+                elif ev.kind == "redacted_thinking":
+                    block = {"type": "redacted_thinking", "data": ev.data}
+                else:
+                    self.saw_tool = True
+                    block = {"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}}
+                out += sse.frame(
+                    {"type": "content_block_start", "index": ev.index, "content_block": block},
+                    "content_block_start",
+                )
+            elif isinstance(ev, c.Delta):
+                kind = self.kinds.get(ev.index)
+                if ev.signature:
+                    self.sigs[ev.index] = self.sigs.get(ev.index, "") + ev.signature
+                if not ev.text:
+                    continue
+                if kind == "text":
+                    delta = {"type": "text_delta", "text": ev.text}
+                elif kind == "thinking":
+                    delta = {"type": "thinking_delta", "thinking": ev.text}
+                elif kind == "tool_call":
+                    delta = {"type": "input_json_delta", "partial_json": ev.text}
+                else:
+                    continue
+                out += sse.frame(
+                    {"type": "content_block_delta", "index": ev.index, "delta": delta}, "content_block_delta"
+                )
+            elif isinstance(ev, c.PartStop):
+                sig = self.sigs.pop(ev.index, "")
+                if self.kinds.get(ev.index) == "thinking" and sig:
+                    sig = c.tag_signature(sig, self.origins.get(ev.index, ""), WIRE)
+                    out += sse.frame(
+                        {
+                            "type": "content_block_delta",
+                            "index": ev.index,
+                            "delta": {"type": "signature_delta", "signature": sig},
+                        },
+                        "content_block_delta",
+                    )
+                out += sse.frame({"type": "content_block_stop", "index": ev.index}, "content_block_stop")
+            elif isinstance(ev, c.Finish):
+                self.fin = ev
+            elif isinstance(ev, c.Error):
+                out += self.error(ev.message)
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        if self.done:
+            return b""
+        if self.fin is None:
+            return self.error("upstream stream ended before the reply was complete")
+        self.done = True
+        out = self._start()
+        delta = {
+            "stop_reason": _stop_reason(self.fin, self.saw_tool),
+            "stop_sequence": self.fin.stop_sequence,
+        }
+        out += sse.frame(
+            {"type": "message_delta", "delta": delta, "usage": usage_json(self.usage)}, "message_delta"
+        )
+        return out + sse.frame({"type": "message_stop"}, "message_stop")
+
+    def error(self, message: str) -> bytes:
+        if self.done:
+            return b""
+        self.done = True
+        return sse.frame({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
+
+
+# ---- provider: canonical request -> upstream body ------------------------------------------------
+
+_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def tool_id(raw: str) -> str:
+    """Anthropic ids must match ^[a-zA-Z0-9_-]+$; foreign ids are cleaned the same way both times."""
+    return _ID_BAD.sub("_", raw) or "toolu_missing"
+
+
+def _cache(block: dict, cache: bool) -> dict:
+    if cache:
+        block["cache_control"] = {"type": "ephemeral"}
+    return block
+
+
+def _media_out(p: c.Image | c.Document) -> dict:
+    if isinstance(p, c.Image):
+        src = (
+            {"type": "url", "url": p.url}
+            if p.url
+            else {"type": "base64", "media_type": p.media_type, "data": p.data}
+        )
+        return {"type": "image", "source": src}
+    if p.text:
+        src = {"type": "text", "media_type": "text/plain", "data": p.text}
+    elif p.url:
+        src = {"type": "url", "url": p.url}
+    else:
+        if p.media_type not in ("application/pdf", "text/plain"):
+            raise bad(f"documents of type {p.media_type} are not supported by the Anthropic provider")
+        src = {"type": "base64", "media_type": p.media_type, "data": p.data}
+    block: dict[str, Any] = {"type": "document", "source": src}
+    if p.title:
+        block["title"] = p.title
+    return block
+
+
+def _message_blocks(m: c.Message) -> list[dict]:
+    results: list[dict] = []
+    blocks: list[dict] = []
+    for p in m.parts:
+        if isinstance(p, c.Text):
+            if p.text:
+                blocks.append(_cache({"type": "text", "text": p.text}, p.cache))
+        elif isinstance(p, c.Image | c.Document):
+            blocks.append(_media_out(p))
+        elif isinstance(p, c.ToolResult):
+            inner = [
+                _cache({"type": "text", "text": x.text}, x.cache) if isinstance(x, c.Text) else _media_out(x)
+                for x in p.content
+                if not isinstance(x, c.Text) or x.text
+            ]
+            res: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(p.call_id), "content": inner}
+            if p.is_error:
+                res["is_error"] = True
+            results.append(res)  # tool results must open the user turn
+        elif isinstance(p, c.ToolCall):
+            blocks.append({"type": "tool_use", "id": tool_id(p.id), "name": p.name, "input": p.args()})
+        elif isinstance(p, c.Thinking) and p.origin == WIRE:
+            if p.redacted:
+                blocks.append({"type": "redacted_thinking", "data": p.redacted})
+            elif p.signature:
+                blocks.append({"type": "thinking", "thinking": p.text, "signature": p.signature})
+        # thinking from another provider carries no Anthropic signature: dropped, it cannot be replayed
+    return results + blocks
+
+
+def _thinking_budget(req: c.Request, max_tokens: int) -> int | None:
+    r = req.reasoning
+    if not r or r.disabled or r.effort == "none":
+        return None
+    budget = r.budget if r.budget is not None else effort_to_budget(r.effort)
+    budget = min(max(budget, 1024), max_tokens - 1)
+    if budget < 1024:
+        return None
+    # A tool loop in progress must replay the signed thinking that preceded the call; a history
+    # from another provider has none, so thinking stays off for this turn rather than fail.
+    last_assistant = next((m for m in reversed(req.messages) if m.role == "assistant"), None)
+    if last_assistant and any(isinstance(p, c.ToolCall) for p in last_assistant.parts):
+        if not any(
+            isinstance(p, c.Thinking) and p.origin == WIRE and (p.signature or p.redacted)
+            for p in last_assistant.parts
+        ):
+            return None
+    if req.tool_choice and req.tool_choice.mode in ("required", "tool"):
+        return None  # Anthropic forbids forced tool use with thinking
+    return budget
+
+
+def build_request(req: c.Request, model: str, stream: bool) -> dict:
+    messages: list[dict] = []
+    for m in req.messages:
+        blocks = _message_blocks(m)
+        if not blocks:
+            continue
+        if messages and messages[-1]["role"] == m.role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": m.role, "content": blocks})
+    wanted = req.max_tokens
+    if wanted is None and req.reasoning and not req.reasoning.disabled:
+        wanted = max(DEFAULT_MAX_TOKENS, effort_to_budget(req.reasoning.effort, 0) + 4096)
+    max_tokens = wanted or DEFAULT_MAX_TOKENS
+    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
+    system = [_cache({"type": "text", "text": t.text}, t.cache) for t in req.system if t.text]
+    rf = req.response_format
+    if rf and rf.type == "json_object":
+        system.append({"type": "text", "text": "Respond with a single valid JSON object and nothing else."})
+    if system:
+        body["system"] = system
+    if req.tools:
+        body["tools"] = [
+            {
+                "name": t.name,
+                "description": t.description,
+                "input_schema": t.parameters
+                if t.parameters.get("type") == "object"
+                else {"type": "object", "properties": {}},
+            }
+            for t in req.tools
+        ]
+    tc = req.tool_choice
+    choice: dict[str, Any] | None = None
+    if tc:
+        choice = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}.get(
+            tc.mode, {"type": "tool", "name": tc.name}
+        )
+    if req.parallel_tool_calls is False and req.tools:
+        choice = choice or {"type": "auto"}
+        if choice["type"] != "none":
+            choice["disable_parallel_tool_use"] = True
+    if choice and req.tools:
+        body["tool_choice"] = choice
+    stops = [s for s in req.stop if s.strip()]
+    if stops:
+        body["stop_sequences"] = stops
+    budget = _thinking_budget(req, max_tokens)
+    if budget:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if req.top_p is not None and req.top_p >= 0.95:
+            body["top_p"] = req.top_p
+    else:
+        for key, val in (("temperature", req.temperature), ("top_p", req.top_p), ("top_k", req.top_k)):
+            if val is not None:
+                body[key] = val
+    if rf and rf.type == "json_schema":
+        body["output_config"] = {"format": {"type": "json_schema", "schema": rf.schema or {}}}
+    if req.user:
+        body["metadata"] = {"user_id": req.user}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def build_count_request(req: c.Request, model: str) -> dict:
+    full = build_request(req, model, False)
+    return {
+        k: v
+        for k, v in full.items()
+        if k in ("model", "messages", "system", "tools", "tool_choice", "thinking")
+    }
+
+
+def decode_count(data: dict) -> int:
+    return int(data.get("input_tokens") or 0)
+
+
+# ---- provider: upstream reply -> canonical events ------------------------------------------------
+
+STOP_IN = {
+    "end_turn": "end",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+    "pause_turn": "pause",
+    "refusal": "refusal",
+    "model_context_window_exceeded": "max_tokens",
+}
+
+
+def usage_from(u: dict, into: c.Usage | None = None) -> c.Usage:
+    """Anthropic counts cached input apart; canonical input includes it."""
+    out = into or c.Usage()
+    if "input_tokens" in u or "cache_read_input_tokens" in u:
+        read = u.get("cache_read_input_tokens") or 0
+        out.input = (u.get("input_tokens") or 0) + read + (u.get("cache_creation_input_tokens") or 0)
+        out.cached = read
+    if u.get("output_tokens") is not None:
+        out.output = u["output_tokens"]
+    return out
+
+
+def decode_reply(data: dict) -> list[c.Event]:
+    em = c.Emitter()
+    em.start(data.get("id") or "", data.get("model") or "")
+    for i, b in enumerate(data.get("content") or []):
+        kind = b.get("type")
+        if kind == "text":
+            em.text(b.get("text") or "")
+        elif kind == "thinking":
+            em.thinking(b.get("thinking") or "", b.get("signature") or "", origin=WIRE)
+        elif kind == "redacted_thinking":
+            em.redacted(b.get("data") or "")
+        elif kind == "tool_use":
+            em.tool_start(i, b.get("id") or "", b.get("name") or "")
+            em.tool_args(i, c.dumps(b.get("input") or {}))
+        em.close()
+    em.usage(usage_from(data.get("usage") or {}))
+    em.finish(STOP_IN.get(data.get("stop_reason") or "end_turn", "end"), data.get("stop_sequence"))  # type: ignore[arg-type]
+    return em.take()
+
+
+class StreamDecoder:
+    def __init__(self) -> None:
+        self.em = c.Emitter()
+        self.usage = c.Usage()
+
+    def feed(self, ev: sse.SSEEvent) -> list[c.Event]:
+        data = ev.json()
+        if not isinstance(data, dict):
+            return []
+        em = self.em
+        kind = data.get("type") or ev.event
+        if kind == "message_start":
+            msg = data.get("message") or {}
+            em.start(msg.get("id") or "", msg.get("model") or "")
+            usage_from(msg.get("usage") or {}, self.usage)
+        elif kind == "content_block_start":
+            b = data.get("content_block") or {}
+            idx = data.get("index", 0)
+            btype = b.get("type")
+            if btype == "text":
+                em.close()
+                em.text(b.get("text") or "")
+            elif btype == "thinking":
+                em.close()
+                em.thinking(b.get("thinking") or "", origin=WIRE)
+            elif btype == "redacted_thinking":
+                em.redacted(b.get("data") or "")
+            elif btype == "tool_use":
+                em.tool_start(idx, b.get("id") or "", b.get("name") or "")
+        elif kind == "content_block_delta":
+            d = data.get("delta") or {}
+            dtype = d.get("type")
+            if dtype == "text_delta":
+                em.text(d.get("text") or "")
+            elif dtype == "thinking_delta":
+                em.thinking(d.get("thinking") or "")
+            elif dtype == "signature_delta":
+                em.thinking("", d.get("signature") or "")
+            elif dtype == "input_json_delta":
+                em.tool_args(data.get("index", 0), d.get("partial_json") or "")
+        elif kind == "content_block_stop":
+            em.close()
+        elif kind == "message_delta":
+            usage_from(data.get("usage") or {}, self.usage)
+            em.usage(c.Usage(*self.usage.as_tuple()))
+            d = data.get("delta") or {}
+            if d.get("stop_reason"):
+                em.finish(STOP_IN.get(d["stop_reason"], "end"), d.get("stop_sequence"))  # type: ignore[arg-type]
+        elif kind == "error":
+            err = data.get("error") or {}
+            em.error(err.get("message") or "upstream error")
+        return em.take()
+
+    def close(self) -> list[c.Event]:
+        return self.em.take()

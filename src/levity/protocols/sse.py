@@ -1,0 +1,107 @@
+"""Server-sent events: an incremental parser for upstream streams and a writer for client streams.
+
+The parser follows the WHATWG event-stream rules that matter for the three APIs: lines end in
+`\\n`, `\\r\\n` or `\\r`; a blank line dispatches; `event:` names the event; several `data:` lines
+join with `\\n`; comments (`:`) and `id:`/`retry:` are ignored. Memory is bounded: a single event
+larger than `max_event` raises `SSETooLarge`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+
+class SSETooLarge(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str
+    data: str
+
+    def json(self) -> object:
+        return orjson.loads(self.data)
+
+
+class SSEParser:
+    def __init__(self, max_event: int = 64 * 1024 * 1024) -> None:
+        self._buf = b""
+        self._event = ""
+        self._data: list[str] = []
+        self._size = 0
+        self._max = max_event
+        self._pending_cr = False  # a chunk ended in \r: a following \n belongs to it
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._pending_cr = False
+        buf = self._buf + chunk
+        out: list[SSEEvent] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            i_n = buf.find(b"\n", start)
+            i_r = buf.find(b"\r", start, i_n if i_n >= 0 else n)
+            if i_r >= 0:
+                end, nxt = i_r, i_r + 1
+                if nxt < n and buf[nxt : nxt + 1] == b"\n":
+                    nxt += 1
+                elif nxt == n:
+                    self._pending_cr = True
+            elif i_n >= 0:
+                end, nxt = i_n, i_n + 1
+            else:
+                break
+            self._line(buf[start:end].decode("utf-8", "replace"), out)
+            start = nxt
+        self._buf = buf[start:]
+        if len(self._buf) + self._size > self._max:
+            raise SSETooLarge("stream event too large")
+        return out
+
+    def finish(self) -> list[SSEEvent]:
+        """Flush at end of stream: a last event without its blank line still counts."""
+        out: list[SSEEvent] = []
+        if self._buf:
+            self._line(self._buf.decode("utf-8", "replace"), out)
+            self._buf = b""
+        self._line("", out)
+        return out
+
+    def _line(self, line: str, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                out.append(SSEEvent(self._event, "\n".join(self._data)))
+            self._event, self._data, self._size = "", [], 0
+            return
+        if line.startswith(":"):
+            return
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._size += len(value)
+            if self._size > self._max:
+                raise SSETooLarge("stream event too large")
+        elif name == "event":
+            self._event = value
+
+
+def frame(data: object, event: str | None = None) -> bytes:
+    """One SSE frame; `data` is JSON-encoded unless already bytes/str."""
+    if isinstance(data, bytes):
+        payload = data
+    elif isinstance(data, str):
+        payload = data.encode()
+    else:
+        payload = orjson.dumps(data)
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + payload + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
