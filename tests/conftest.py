@@ -41,13 +41,8 @@ def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = 
 class LevityServer:
     """A gateway process with its own LEVITY_HOME; `config` edits the file like a user would."""
 
-    def __init__(
-        self,
-        home: Path,
-        proxy: dict[str, Any] | None = None,
-        env: dict[str, str] | None = None,
-        args: list[str] | None = None,
-    ) -> None:
+    def __init__(self, home: Path, proxy: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
         self.home = home
         self.port = free_port()
         self.api_key = "sk-test-" + os.urandom(8).hex()
@@ -72,9 +67,7 @@ class LevityServer:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "levity", "serve", *self.args],
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         wait_port(self.port, proc=self.proc)
         return self
@@ -93,9 +86,8 @@ class LevityServer:
         return self.log_path.read_text(errors="replace")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "levity", *args], env=self.env, capture_output=True, text=True, timeout=30
-        )
+        return subprocess.run([sys.executable, "-m", "levity", *args], env=self.env, capture_output=True,
+                              text=True, timeout=30)
 
     def read_config(self) -> dict[str, Any]:
         return tomllib.loads((self.home / "config.toml").read_text())
@@ -105,9 +97,7 @@ class LevityServer:
         return proxy.get("admin_password") or proxy.get("api_key", "")
 
     def admin(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base, headers={"Authorization": f"Bearer {self.admin_key()}"}, timeout=10
-        )
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.admin_key()}"}, timeout=10)
 
     def patch(self, patch: dict[str, Any]) -> dict[str, Any]:
         with self.admin() as c:
