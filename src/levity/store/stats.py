@@ -82,6 +82,8 @@ def clear(conn: sqlite3.Connection) -> None:
 
 def bucket_expr(bucket: str, tz_offset_s: int) -> str:
     size = BUCKETS[bucket]
+    if bucket == "hour":
+        tz_offset_s = 0  # rows are whole UTC hours; only day and week starts move with the time zone
     origin = (_WEEK_ORIGIN if bucket == "week" else 0) - tz_offset_s
     # Integer arithmetic on trusted constants only; user input never reaches this string.
     return f"((hour - ({origin})) / {size}) * {size} + ({origin})"
