@@ -45,7 +45,7 @@ export function legend(series) {
 // series: [{ name, values: number[] aligned with times }]
 export function barChart({ times, series, height = 240, formatX = fmt.time, formatY = fmt.compact, label = "" }) {
   const totals = times.map((_, i) => series.reduce((s, ser) => s + (ser.values[i] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
+  const max = niceMax(Math.max(4, ...totals)); // at least 4 so count axes keep whole-number ticks
   const { g, plotH } = frame(height, max, formatY);
   const plotW = W - M.left - M.right;
   const step = plotW / Math.max(times.length, 1);
@@ -72,7 +72,7 @@ export function barChart({ times, series, height = 240, formatX = fmt.time, form
 }
 
 export function lineChart({ times, series, height = 200, formatX = fmt.time, formatY = fmt.compact, label = "" }) {
-  const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
+  const max = niceMax(Math.max(4, ...series.flatMap((s) => s.values)));
   const { g, plotH } = frame(height, max, formatY);
   const plotW = W - M.left - M.right;
   const step = plotW / Math.max(times.length, 1);
