@@ -55,3 +55,17 @@ def test_monitor_config_section_is_validated(server: Any) -> None:
         r = c.patch("/api/config", json={"monitor": {"log_bodies": True, "max_rows": 5000}})
         assert r.status_code == 200 and r.json()["monitor"]["log_bodies"] is True
         assert c.get("/api/monitor/status").json()["log_bodies"] is True
+
+
+def test_an_open_live_tail_does_not_hold_up_shutdown(server: Any) -> None:
+    import time
+
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    with httpx.stream("GET", server.base + "/api/monitor/tail", headers=headers, timeout=10) as r:
+        assert r.status_code == 200
+        first = next(r.iter_lines())
+        assert first == "event: ready"
+        t0 = time.monotonic()
+        server.proc.terminate()
+        server.proc.wait(8)
+        assert time.monotonic() - t0 < 3, "shutdown waited on the open event stream"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from levity.security.client_ip import client_ip
-from levity.security.redact import REDACTED, body_for_log, redact
+from levity.security.redact import REDACTED, body_for_log, clip, redact
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,14 @@ def test_client_ip_walks_past_trusted_hops() -> None:
     assert client_ip("10.9.9.9", {}, trusted) == "10.9.9.9"
     assert client_ip("::1", {"X-Forwarded-For": "2001:db8::1"}, ["::1"]) == "2001:db8::1"
     assert client_ip("127.0.0.1", {"X-Forwarded-For": "10.0.0.1"}, trusted) == "10.0.0.1"
+
+
+def test_clip_then_body_for_log_keeps_the_original_size() -> None:
+    body = '{"api_key": "zzz-secret-zzz", "text": "' + "x" * 100_000 + '"}'
+    clipped = clip(body, 1000)
+    assert clipped is not None and len(clipped) < 2000
+    out = body_for_log(clipped, 1000)
+    assert out is not None and "zzz-secret-zzz" not in out
+    assert out.endswith(f"… [truncated, {len(body)} chars]") and len(out) < 1100
+    assert body_for_log(out, 1000) == out  # idempotent
+    assert clip(b"short", 1000) == b"short"

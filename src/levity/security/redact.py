@@ -41,14 +41,39 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KEY_SHAPES.sub(REDACTED, text)
 
 
+# Slack kept beyond the cap until redaction has run, so a secret on the cut is still seen whole.
+REDACT_MARGIN = 512
+_TRUNCATED = re.compile(r"… \[truncated, (\d+) chars\]$")
+
+
+def truncated(text: str, keep: int, total: int) -> str:
+    return text[:keep] + f"… [truncated, {total} chars]"
+
+
+def clip(body: bytes | str | None, max_chars: int) -> bytes | str | None:
+    """A cheap first cut for the request path: memory stays bounded until the writer redacts."""
+    if body is None or len(body) <= max_chars + REDACT_MARGIN:
+        return body
+    if isinstance(body, bytes | bytearray):
+        return truncated(
+            bytes(body[: max_chars + REDACT_MARGIN]).decode("utf-8", "replace"),
+            max_chars + REDACT_MARGIN,
+            len(body),
+        )
+    return truncated(body, max_chars + REDACT_MARGIN, len(body))
+
+
 def body_for_log(body: bytes | str | None, max_chars: int, secrets: Iterable[str] = ()) -> str | None:
-    """Decode, redact and cap a body. Redaction runs on a slice a little longer than the cap, so
-    a secret straddling the cut is still seen whole by the patterns."""
+    """Decode, redact and cap a body (idempotent: a body already cut keeps its original size)."""
     if body is None:
         return None
     text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else str(body)
     total = len(text)
-    text = redact(text[: max_chars + 512], secrets)
+    mark = _TRUNCATED.search(text)
+    if mark:
+        total = int(mark.group(1))
+        text = text[: mark.start()]
+    text = redact(text[: max_chars + REDACT_MARGIN], secrets)
     if total > max_chars or len(text) > max_chars:
-        return text[:max_chars] + f"… [truncated, {total} chars]"
+        return truncated(text, max_chars, total)
     return text

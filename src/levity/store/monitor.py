@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import ConfigStore, MonitorConfig
 from ..security.client_ip import client_ip, request_client_ip
-from ..security.redact import body_for_log, redact
+from ..security.redact import body_for_log, clip, redact
 from .metrics import Metrics
 from .monitor_db import LogFilter, MonitorDB, record_dict
 from .records import RequestRecord
@@ -79,6 +79,9 @@ class Monitor:
             rec.id = self._next_id
             if not cfg.log_bodies:
                 rec.request_body = rec.response_body = None
+            else:  # bounded memory while queued; redaction and the exact cap happen on the writer thread
+                rec.request_body = clip(rec.request_body, cfg.max_body_chars)  # type: ignore[assignment]
+                rec.response_body = clip(rec.response_body, cfg.max_body_chars)  # type: ignore[assignment]
             self.metrics.observe(rec)
             while len(self._pending) >= cfg.queue_size:
                 self._pending.popleft()
