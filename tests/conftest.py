@@ -124,8 +124,11 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     servers: list[LevityServer] = []
 
     def factory(**kw: Any) -> LevityServer:
+        prepare = kw.pop("prepare", None)  # called with the home directory before the process starts
         s = LevityServer(tmp_path / f"home{len(servers)}", **kw)
         servers.append(s)
+        if prepare is not None:
+            prepare(s.home)
         return s.start()
 
     yield factory

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from . import system
 from .admin import api as admin_api
+from .admin import monitor_api, ui
 from .middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -33,4 +34,6 @@ def create_app(gateway: Gateway) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     system.setup(app)
     admin_api.setup(app)
+    monitor_api.setup(app)
+    ui.setup(app)
     return app

@@ -68,8 +68,25 @@ class ProxyConfig(Strict):
     model_mapping: dict[str, str] = {}
 
 
+class MonitorConfig(Strict):
+    """The request log: what is kept, for how long, and how much may wait in memory."""
+
+    # Request and response bodies are stored only when this is on (capped, keys redacted).
+    log_bodies: bool = False
+    max_body_chars: int = Field(16384, ge=256, le=1_048_576)
+    retention_days: float = Field(30.0, gt=0)
+    max_rows: int = Field(1_000_000, ge=100)
+    # Records waiting for the writer; when full the oldest pending ones are dropped (and counted).
+    queue_size: int = Field(10_000, ge=10)
+    # Latest records kept in memory for the live tail.
+    ring_size: int = Field(500, ge=10, le=100_000)
+    # Hourly token statistics are small; keep them much longer than the log.
+    stats_retention_days: float = Field(400.0, gt=0)
+
+
 class Config(Strict):
     proxy: ProxyConfig = ProxyConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
 
 def effective_auth_mode(proxy: ProxyConfig) -> str:

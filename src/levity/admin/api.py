@@ -63,7 +63,13 @@ async def regenerate_key(request: web.Request) -> web.Response:
     return json_response({"api_key": key})
 
 
+async def show_key(request: web.Request) -> web.Response:
+    # The admin asked to see the proxy key (the UI's "show"): behind the admin rule like all of /api.
+    return json_response({"api_key": request.app[GATEWAY].config.current.proxy.api_key})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/config", get_config)
     app.router.add_patch("/api/config", patch_config)
     app.router.add_post("/api/proxy/api-key/regenerate", regenerate_key)
+    app.router.add_get("/api/proxy/api-key", show_key)

@@ -43,3 +43,5 @@ class RequestRecord:
     # Only when body logging is on; already capped and redacted by whoever fills them.
     request_body: str | None = None
     response_body: str | None = None
+    # Assigned by the monitor when it accepts the record (the key of the log row).
+    id: int = 0

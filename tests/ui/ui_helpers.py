@@ -1,0 +1,22 @@
+"""Steps shared by the UI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def login(page: Page, server: Any, key: str | None = None) -> None:
+    page.goto(server.base + "/")
+    page.fill("#login-key", key or server.admin_key())
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector(".topbar:not([hidden])")
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
