@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import system
+from . import fronts, system
+from .admin import accounts as admin_accounts
 from .admin import api as admin_api
 from .middleware import (
     AuthMiddleware,
@@ -33,4 +34,6 @@ def create_app(gateway: Gateway) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     system.setup(app)
     admin_api.setup(app)
+    admin_accounts.setup(app)
+    fronts.setup(app)
     return app
