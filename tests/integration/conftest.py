@@ -17,8 +17,15 @@ def fake() -> Iterator[FakeUpstream]:
     up.stop()
 
 
-def add_account(server: Any, provider: str, key: str, label: str, models: list[str] | None = None,
-                base_url: str | None = None, **extra: Any) -> dict[str, Any]:
+def add_account(
+    server: Any,
+    provider: str,
+    key: str,
+    label: str,
+    models: list[str] | None = None,
+    base_url: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"provider": provider, "api_key": key, "label": label, **extra}
     if models is not None:
         body["models"] = models

@@ -75,29 +75,90 @@ TEXT = "".join(WORDS)
 
 def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
     if path.endswith("/responses"):
-        out = [sse({"type": "response.created", "sequence_number": 0,
-                    "response": {"id": "resp_1", "object": "response", "status": "in_progress", "model": model,
-                                 "output": []}}, "response.created")]
+        out = [
+            sse(
+                {
+                    "type": "response.created",
+                    "sequence_number": 0,
+                    "response": {
+                        "id": "resp_1",
+                        "object": "response",
+                        "status": "in_progress",
+                        "model": model,
+                        "output": [],
+                    },
+                },
+                "response.created",
+            )
+        ]
         for i, w in enumerate(WORDS):
-            out.append(sse({"type": "response.output_text.delta", "sequence_number": i + 1, "item_id": "msg_1",
-                            "output_index": 0, "content_index": 0, "delta": w}, "response.output_text.delta"))
-        item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}
-        out.append(sse({"type": "response.output_item.done", "sequence_number": 20, "output_index": 0,
-                        "item": item}, "response.output_item.done"))
-        out.append(sse({"type": "response.completed", "sequence_number": 21,
-                        "response": {"id": "resp_1", "object": "response", "status": "completed", "model": model,
-                                     "output": [item], "usage": {"input_tokens": 11, "output_tokens": 6,
-                                                                 "total_tokens": 17}}}, "response.completed"))
+            out.append(
+                sse(
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": i + 1,
+                        "item_id": "msg_1",
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": w,
+                    },
+                    "response.output_text.delta",
+                )
+            )
+        item = {
+            "type": "message",
+            "id": "msg_1",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": TEXT, "annotations": []}],
+        }
+        out.append(
+            sse(
+                {"type": "response.output_item.done", "sequence_number": 20, "output_index": 0, "item": item},
+                "response.output_item.done",
+            )
+        )
+        out.append(
+            sse(
+                {
+                    "type": "response.completed",
+                    "sequence_number": 21,
+                    "response": {
+                        "id": "resp_1",
+                        "object": "response",
+                        "status": "completed",
+                        "model": model,
+                        "output": [item],
+                        "usage": {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17},
+                    },
+                },
+                "response.completed",
+            )
+        )
         return out
-    obj = "text_completion" if path.endswith("/completions") and "chat" not in path else "chat.completion.chunk"
+    obj = (
+        "text_completion" if path.endswith("/completions") and "chat" not in path else "chat.completion.chunk"
+    )
     out = []
     for w in WORDS:
-        choice = ({"index": 0, "text": w, "finish_reason": None} if obj == "text_completion"
-                  else {"index": 0, "delta": {"content": w}, "finish_reason": None})
+        choice = (
+            {"index": 0, "text": w, "finish_reason": None}
+            if obj == "text_completion"
+            else {"index": 0, "delta": {"content": w}, "finish_reason": None}
+        )
         out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [choice]}))
-    out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17}}))
+    out.append(
+        sse(
+            {
+                "id": "c1",
+                "object": obj,
+                "created": 1,
+                "model": model,
+                "choices": [],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17},
+            }
+        )
+    )
     out.append(b"data: [DONE]\n\n")
     return out
 
@@ -105,46 +166,108 @@ def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
 def openai_whole(path: str, model: str) -> dict[str, Any]:
     usage = {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17}
     if path.endswith("/responses"):
-        item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}
-        return {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "model": model,
-                "output": [item], "usage": {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17}}
+        item = {
+            "type": "message",
+            "id": "msg_1",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": TEXT, "annotations": []}],
+        }
+        return {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 1,
+            "status": "completed",
+            "model": model,
+            "output": [item],
+            "usage": {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17},
+        }
     if path.endswith("/chat/completions"):
-        return {"id": "c1", "object": "chat.completion", "created": 1, "model": model, "usage": usage,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT},
-                             "finish_reason": "stop"}]}
-    return {"id": "c1", "object": "text_completion", "created": 1, "model": model, "usage": usage,
-            "choices": [{"index": 0, "text": TEXT, "finish_reason": "stop"}]}
+        return {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "usage": usage,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}
+            ],
+        }
+    return {
+        "id": "c1",
+        "object": "text_completion",
+        "created": 1,
+        "model": model,
+        "usage": usage,
+        "choices": [{"index": 0, "text": TEXT, "finish_reason": "stop"}],
+    }
 
 
 def anthropic_frames(model: str) -> list[bytes]:
-    msg = {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
-           "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 1}}
-    out = [sse({"type": "message_start", "message": msg}, "message_start"),
-           sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-               "content_block_start")]
+    msg = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 11, "output_tokens": 1},
+    }
+    out = [
+        sse({"type": "message_start", "message": msg}, "message_start"),
+        sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
+    ]
     for w in WORDS:
-        out.append(sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
-                       "content_block_delta"))
+        out.append(
+            sse(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+                "content_block_delta",
+            )
+        )
     out.append(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-    out.append(sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": 6}}, "message_delta"))
+    out.append(
+        sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 6},
+            },
+            "message_delta",
+        )
+    )
     out.append(sse({"type": "message_stop"}, "message_stop"))
     return out
 
 
 def anthropic_whole(model: str) -> dict[str, Any]:
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 11, "output_tokens": 6}}
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": TEXT}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 11, "output_tokens": 6},
+    }
 
 
 def gemini_piece(text: str, last: bool, n_out: int) -> dict[str, Any]:
     cand: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
     if last:
         cand["finishReason"] = "STOP"
-    return {"candidates": [cand], "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": n_out,
-                                                    "totalTokenCount": 11 + n_out}}
+    return {
+        "candidates": [cand],
+        "usageMetadata": {
+            "promptTokenCount": 11,
+            "candidatesTokenCount": n_out,
+            "totalTokenCount": 11 + n_out,
+        },
+    }
 
 
 class FakeUpstream:
@@ -239,8 +362,13 @@ class FakeUpstream:
             await asyncio.sleep(action.delay)
         return rec, action
 
-    async def _frames(self, request: web.Request, frames: list[bytes], action: Action,
-                      content_type: str = "text/event-stream") -> web.StreamResponse:
+    async def _frames(
+        self,
+        request: web.Request,
+        frames: list[bytes],
+        action: Action,
+        content_type: str = "text/event-stream",
+    ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": content_type})
         await resp.prepare(request)
         for i, frame in enumerate(frames):
@@ -258,8 +386,11 @@ class FakeUpstream:
 
     @staticmethod
     def _error(action: Action) -> web.Response:
-        return web.Response(status=action.status, body=json.dumps(action.body or {}).encode(),
-                            headers={"Content-Type": "application/json", **action.headers})
+        return web.Response(
+            status=action.status,
+            body=json.dumps(action.body or {}).encode(),
+            headers={"Content-Type": "application/json", **action.headers},
+        )
 
     async def openai(self, request: web.Request) -> web.StreamResponse:
         rec, action = await self._record(request)
@@ -286,7 +417,9 @@ class FakeUpstream:
 
     async def list_models(self, request: web.Request) -> web.Response:
         await self._record(request)
-        return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+        )
 
     async def gemini_models(self, request: web.Request) -> web.Response:
         await self._record(request)

@@ -22,13 +22,19 @@ except ImportError:  # some SDK builds ship it renamed
 
 def chat(server: Any, content: str, model: str = "gpt-fake", **extra: Any) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": content}], **extra}
-    return httpx.post(server.base + "/v1/chat/completions", json=body,
-                      headers={"Authorization": f"Bearer {server.api_key}"}, timeout=20)
+    return httpx.post(
+        server.base + "/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {server.api_key}"},
+        timeout=20,
+    )
 
 
 def three_openai(server: Any, fake: Any, models: list[str] | None = None) -> list[dict[str, Any]]:
     return [
-        add_account(server, "openai", f"sk-up-{name}-000{i}", name, models or ["gpt-fake"], base_for(fake, "openai"))
+        add_account(
+            server, "openai", f"sk-up-{name}-000{i}", name, models or ["gpt-fake"], base_for(fake, "openai")
+        )
         for i, name in enumerate(("A", "B", "C"))
     ]
 
@@ -56,8 +62,10 @@ def test_fixed_account_pins_while_usable(make_server, fake):
     server = make_server(proxy={"fixed_account": "B"})
     three_openai(server, fake)
     assert {chat(server, f"q{i}").headers["x-levity-account"] for i in range(4)} == {"B"}
-    fake.plan("sk-up-B-0001", error(429, {"error": {"code": "rate_limit_exceeded", "message": "slow"}},
-                                    {"retry-after": "30"}))
+    fake.plan(
+        "sk-up-B-0001",
+        error(429, {"error": {"code": "rate_limit_exceeded", "message": "slow"}}, {"retry-after": "30"}),
+    )
     moved = chat(server, "q9")
     assert moved.status_code == 200 and moved.headers["x-levity-account"] != "B"
 
@@ -71,32 +79,129 @@ def _in_45s_rfc3339() -> str:
 
 # (provider, upstream error action, expected reason, expected seconds, per-model)
 SIGNALS = [
-    ("openai", error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}, {"retry-after": "30"}),
-     "rate_limited", 30, False),
-    ("openai", error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}, {"retry-after-ms": "12000"}),
-     "rate_limited", 12, False),
-    ("openai", error(429, {"error": {"code": "rate_limit_exceeded", "message": "tpm"}},
-                     {"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "6m0s",
-                      "x-ratelimit-remaining-tokens": "0"}), "rate_limited", 360, False),
-    ("openai", error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}), "rate_limited", 5, False),
-    ("openai", error(429, {"error": {"code": "insufficient_quota", "type": "insufficient_quota",
-                                     "message": "You exceeded your current quota"}}), "quota_exhausted", 60, True),
+    (
+        "openai",
+        error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}, {"retry-after": "30"}),
+        "rate_limited",
+        30,
+        False,
+    ),
+    (
+        "openai",
+        error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}, {"retry-after-ms": "12000"}),
+        "rate_limited",
+        12,
+        False,
+    ),
+    (
+        "openai",
+        error(
+            429,
+            {"error": {"code": "rate_limit_exceeded", "message": "tpm"}},
+            {
+                "x-ratelimit-reset-requests": "1s",
+                "x-ratelimit-reset-tokens": "6m0s",
+                "x-ratelimit-remaining-tokens": "0",
+            },
+        ),
+        "rate_limited",
+        360,
+        False,
+    ),
+    (
+        "openai",
+        error(429, {"error": {"code": "rate_limit_exceeded", "message": "rpm"}}),
+        "rate_limited",
+        5,
+        False,
+    ),
+    (
+        "openai",
+        error(
+            429,
+            {
+                "error": {
+                    "code": "insufficient_quota",
+                    "type": "insufficient_quota",
+                    "message": "You exceeded your current quota",
+                }
+            },
+        ),
+        "quota_exhausted",
+        60,
+        True,
+    ),
     ("openai", error(500, {"error": {"message": "boom"}}), "server_error", 10, False),
-    ("openai", error(404, {"error": {"code": "model_not_found", "message": "The model does not exist"}}),
-     "model_not_found", 3600, True),
-    ("anthropic", error(429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
-                        {"anthropic-ratelimit-requests-reset": IN_45S,
-                         "anthropic-ratelimit-requests-remaining": "0"}), "rate_limited", 45, False),
-    ("anthropic", error(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-     "overloaded", 5, False),
-    ("gemini", error(429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}]}}), "rate_limited", 17, False),
-    ("gemini", error(429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}),
-     "quota_exhausted", 60, True),
+    (
+        "openai",
+        error(404, {"error": {"code": "model_not_found", "message": "The model does not exist"}}),
+        "model_not_found",
+        3600,
+        True,
+    ),
+    (
+        "anthropic",
+        error(
+            429,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+            {"anthropic-ratelimit-requests-reset": IN_45S, "anthropic-ratelimit-requests-remaining": "0"},
+        ),
+        "rate_limited",
+        45,
+        False,
+    ),
+    (
+        "anthropic",
+        error(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        "overloaded",
+        5,
+        False,
+    ),
+    (
+        "gemini",
+        error(
+            429,
+            {
+                "error": {
+                    "code": 429,
+                    "status": "RESOURCE_EXHAUSTED",
+                    "message": "quota",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                            "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}],
+                        },
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"},
+                    ],
+                }
+            },
+        ),
+        "rate_limited",
+        17,
+        False,
+    ),
+    (
+        "gemini",
+        error(
+            429,
+            {
+                "error": {
+                    "code": 429,
+                    "status": "RESOURCE_EXHAUSTED",
+                    "message": "quota",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                            "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+                        }
+                    ],
+                }
+            },
+        ),
+        "quota_exhausted",
+        60,
+        True,
+    ),
 ]
 MODEL = {"openai": "gpt-fake", "anthropic": "claude-fake", "gemini": "gemini-fake"}
 
@@ -109,11 +214,15 @@ def call_wire(server: Any, provider: str, text: str) -> httpx.Response:
         body = {"model": "claude-fake", "max_tokens": 5, "messages": [{"role": "user", "content": text}]}
         return httpx.post(server.base + "/v1/messages", json=body, headers=h, timeout=20)
     body = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
-    return httpx.post(server.base + "/v1beta/models/gemini-fake:generateContent", json=body, headers=h, timeout=20)
+    return httpx.post(
+        server.base + "/v1beta/models/gemini-fake:generateContent", json=body, headers=h, timeout=20
+    )
 
 
 @pytest.mark.parametrize(("provider", "action", "reason", "seconds", "per_model"), SIGNALS)
-def test_cooldown_length_follows_the_upstream_signal(make_server, fake, provider, action, reason, seconds, per_model):
+def test_cooldown_length_follows_the_upstream_signal(
+    make_server, fake, provider, action, reason, seconds, per_model
+):
     server = make_server()
     a = add_account(server, provider, "key-first-1111", "first", [MODEL[provider]], base_for(fake, provider))
     add_account(server, provider, "key-second-2222", "second", [MODEL[provider]], base_for(fake, provider))
@@ -135,8 +244,12 @@ def test_cooldown_length_follows_the_upstream_signal(make_server, fake, provider
 
 def test_bad_key_is_unusable_until_the_key_changes(gateway, fake):
     a, _, _ = three_openai(gateway, fake)
-    fake.plan("sk-up-A-0000", error(401, {"error": {"code": "invalid_api_key", "message": "Incorrect API key "
-                                                    "provided: sk-up-A-0000"}}))
+    fake.plan(
+        "sk-up-A-0000",
+        error(
+            401, {"error": {"code": "invalid_api_key", "message": "Incorrect API key provided: sk-up-A-0000"}}
+        ),
+    )
     assert chat(gateway, "hi").headers["x-levity-account"] == "B"
     view = account_view(gateway, a["id"])
     assert view["usable"] is False and view["unusable_reason"].startswith("auth_failed")
@@ -150,8 +263,9 @@ def test_bad_key_is_unusable_until_the_key_changes(gateway, fake):
 
 
 def test_quota_rests_only_that_model(gateway, fake):
-    a = add_account(gateway, "openai", "sk-up-only-1234", "only", ["gpt-fake", "gpt-fake-mini"],
-                    base_for(fake, "openai"))
+    a = add_account(
+        gateway, "openai", "sk-up-only-1234", "only", ["gpt-fake", "gpt-fake-mini"], base_for(fake, "openai")
+    )
     fake.plan("sk-up-only-1234", error(429, {"error": {"code": "insufficient_quota", "message": "quota"}}))
     r = chat(gateway, "hi")
     assert r.status_code == 429 and "out of quota" in r.json()["error"]["message"]
@@ -188,8 +302,11 @@ def test_no_account_for_the_model_is_503_naming_it(gateway, fake):
     add_account(gateway, "openai", "sk-up-one-1111", "one", ["gpt-fake"], base_for(fake, "openai"))
     r = chat(gateway, "hi", model="nobody-serves-this")
     assert r.status_code == 503 and "nobody-serves-this" in r.json()["error"]["message"]
-    r = httpx.post(gateway.base + "/v1beta/models/nope-model:generateContent",
-                   headers={"x-goog-api-key": gateway.api_key}, json={"contents": []})
+    r = httpx.post(
+        gateway.base + "/v1beta/models/nope-model:generateContent",
+        headers={"x-goog-api-key": gateway.api_key},
+        json={"contents": []},
+    )
     assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE"
     assert "nope-model" in r.json()["error"]["message"]
 
@@ -223,8 +340,10 @@ def test_cache_first_waits_for_a_short_rest_balance_moves(make_server, fake, mod
     add_account(server, "openai", "sk-up-B-0001", "B", ["gpt-fake"], base_for(fake, "openai"))
     assert chat(server, "session one").headers["x-levity-account"] == "A"
     assert chat(server, "session two").headers["x-levity-account"] == "B"
-    fake.plan("sk-up-A-0000", error(429, {"error": {"code": "rate_limit_exceeded", "message": "x"}},
-                                    {"retry-after": "1"}))
+    fake.plan(
+        "sk-up-A-0000",
+        error(429, {"error": {"code": "rate_limit_exceeded", "message": "x"}}, {"retry-after": "1"}),
+    )
     assert chat(server, "session three").headers["x-levity-account"] == "B"  # A failed, so it rests 1 s
     started = time.monotonic()
     served = chat(server, "session one").headers["x-levity-account"]
@@ -237,19 +356,36 @@ def test_cache_first_waits_for_a_short_rest_balance_moves(make_server, fake, mod
 
 def test_anthropic_sdk_sees_the_429_and_honours_retry_after(gateway, fake):
     add_account(gateway, "anthropic", "sk-ant-up-1111", "ant", ["claude-fake"], base_for(fake, "anthropic"))
-    fake.plan("sk-ant-up-1111", error(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                                       "message": "slow"}}, {"retry-after": "1"}))
+    fake.plan(
+        "sk-ant-up-1111",
+        error(
+            429,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            {"retry-after": "1"},
+        ),
+    )
     fake.default("sk-ant-up-1111", ok())
-    r = httpx.post(gateway.base + "/v1/messages", headers={"x-api-key": gateway.api_key},
-                   json={"model": "claude-fake", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+    r = httpx.post(
+        gateway.base + "/v1/messages",
+        headers={"x-api-key": gateway.api_key},
+        json={"model": "claude-fake", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+    )
     # In Anthropic's own shape, with the wait the upstream asked for.
     assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
     assert r.headers["retry-after"] == "1" and "the only account for claude-fake is rate limited" in r.text
-    fake.plan("sk-ant-up-1111", error(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                                       "message": "slow"}}, {"retry-after": "1"}))
+    fake.plan(
+        "sk-ant-up-1111",
+        error(
+            429,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            {"retry-after": "1"},
+        ),
+    )
     time.sleep(1.05)
     client = anthropic.Anthropic(base_url=gateway.base, api_key=gateway.api_key, max_retries=2)
     started = time.monotonic()
-    msg = client.messages.create(model="claude-fake", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    msg = client.messages.create(
+        model="claude-fake", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+    )
     # The SDK retried after the gateway's Retry-After, and the rested account then answered.
     assert msg.content[0].text and time.monotonic() - started >= 0.9

@@ -45,8 +45,11 @@ def test_openai_chat_stream_break_is_an_error_chunk(gateway, fake, broken):
 def test_openai_responses_stream_break_is_an_error_event(gateway, fake):
     add_account(gateway, "openai", "sk-up-A-0000", "A", ["gpt-fake"], base_for(fake, "openai"))
     fake.plan("sk-up-A-0000", reset(after=2))
-    r = httpx.post(gateway.base + "/v1/responses", headers={"Authorization": f"Bearer {gateway.api_key}"},
-                   json={"model": "gpt-fake", "input": "hi", "stream": True})
+    r = httpx.post(
+        gateway.base + "/v1/responses",
+        headers={"Authorization": f"Bearer {gateway.api_key}"},
+        json={"model": "gpt-fake", "input": "hi", "stream": True},
+    )
     assert r.status_code == 200
     assert r.text.rstrip().split("\n\n")[-1].startswith("event: error\ndata: ")
     assert "upstream stream broke" in r.text
@@ -57,26 +60,35 @@ def test_anthropic_stream_break_is_an_error_event(gateway, fake):
     fake.plan("sk-ant-up-1111", reset(after=4))
     client = anthropic.Anthropic(base_url=gateway.base, api_key=gateway.api_key, max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as info:
-        with client.messages.stream(model="claude-fake", max_tokens=5,
-                                    messages=[{"role": "user", "content": "hi"}]) as stream:
+        with client.messages.stream(
+            model="claude-fake", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
             for _ in stream.text_stream:
                 pass
     assert "upstream stream broke" in str(info.value)
     # Raw wire: the last frame is Anthropic's own `event: error`.
     clear_cooldowns(gateway)
     fake.plan("sk-ant-up-1111", end_early(after=4))
-    r = httpx.post(gateway.base + "/v1/messages", headers={"x-api-key": gateway.api_key},
-                   json={"model": "claude-fake", "max_tokens": 5, "stream": True,
-                         "messages": [{"role": "user", "content": "hi"}]})
+    r = httpx.post(
+        gateway.base + "/v1/messages",
+        headers={"x-api-key": gateway.api_key},
+        json={
+            "model": "claude-fake",
+            "max_tokens": 5,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
     last = r.text.rstrip().split("\n\n")[-1]
-    assert last.startswith("event: error\ndata: {\"type\":\"error\"")
+    assert last.startswith('event: error\ndata: {"type":"error"')
 
 
 def test_gemini_stream_break_is_an_error_object(gateway, fake):
     add_account(gateway, "gemini", "AIza-up-1111", "gem", ["gemini-fake"], base_for(fake, "gemini"))
     fake.plan("AIza-up-1111", reset(after=2))
-    client = genai.Client(api_key=gateway.api_key,
-                          http_options=gtypes.HttpOptions(base_url=gateway.base, api_version="v1beta"))
+    client = genai.Client(
+        api_key=gateway.api_key, http_options=gtypes.HttpOptions(base_url=gateway.base, api_version="v1beta")
+    )
     texts: list[str] = []
     with pytest.raises(gerrors.APIError) as info:
         for piece in client.models.generate_content_stream(model="gemini-fake", contents="hi"):
@@ -86,7 +98,10 @@ def test_gemini_stream_break_is_an_error_object(gateway, fake):
     # Without alt=sse the array is closed with an error object, so it still parses as JSON.
     clear_cooldowns(gateway)
     fake.plan("AIza-up-1111", reset(after=2))
-    r = httpx.post(gateway.base + "/v1beta/models/gemini-fake:streamGenerateContent",
-                   headers={"x-goog-api-key": gateway.api_key}, json={"contents": []})
+    r = httpx.post(
+        gateway.base + "/v1beta/models/gemini-fake:streamGenerateContent",
+        headers={"x-goog-api-key": gateway.api_key},
+        json={"contents": []},
+    )
     items = r.json()
     assert len(items) == 3 and items[-1]["error"]["code"] == 502
