@@ -274,7 +274,10 @@ class Forwarder:
                         return self._client_error(fr, account, mapped, reply, raw, failure, plan)
                     return await self._failed(account, mapped, failure, attempt)
                 rec.account, rec.provider = account.label, account.provider
-                if fr.stream and (plan is None or plan.upstream_stream):
+                # An upstream that answers a stream request with plain JSON is passed on whole
+                # (Gemini's non-SSE stream is a JSON array that arrives piece by piece).
+                streamed = reply.content_type == "text/event-stream" or fr.front == "gemini_stream"
+                if fr.stream and (plan is None or plan.upstream_stream) and (streamed or plan is not None):
                     return await self._stream(
                         request, fr, account, mapped, provider, reply, plan, rec, started
                     )

@@ -20,7 +20,7 @@ from aiohttp import web
 
 @dataclass
 class Action:
-    kind: str = "ok"  # ok | error | slow | reset | end_early
+    kind: str = "ok"  # ok | error | slow | reset | end_early | plain (JSON even when asked to stream)
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -276,6 +276,8 @@ class FakeUpstream:
         self.scripts: dict[str, deque[Action]] = {}
         self.defaults: dict[str, Action] = {}
         self.models: list[str] = ["gpt-fake", "gpt-fake-mini"]
+        # Paths of requests whose caller hung up before the answer was complete.
+        self.aborted: list[str] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -360,6 +362,8 @@ class FakeUpstream:
         action = self._next(rec.key)
         if action.kind == "slow":
             await asyncio.sleep(action.delay)
+            if request.transport is None or request.transport.is_closing():
+                self.aborted.append(request.path)
         return rec, action
 
     async def _frames(
@@ -378,7 +382,11 @@ class FakeUpstream:
                     request.transport.close()  # chunked body never finished: the reader sees a broken payload
                     return resp
                 break
-            await resp.write(frame)
+            try:
+                await resp.write(frame)
+            except ConnectionError:
+                self.aborted.append(request.path)
+                return resp
             if action.delay:
                 await asyncio.sleep(action.delay)
         await resp.write_eof()
@@ -397,7 +405,7 @@ class FakeUpstream:
         if action.kind == "error":
             return self._error(action)
         model = rec.body.get("model", "")
-        if rec.body.get("stream"):
+        if rec.body.get("stream") and action.kind != "plain":
             return await self._frames(request, openai_frames(request.path, model, rec.body), action)
         return web.json_response(openai_whole(request.path, model))
 

@@ -13,7 +13,7 @@ from google import genai
 from google.genai import types as gtypes
 
 from .conftest import add_account, base_for
-from .fake_upstream import TEXT, wait_until
+from .fake_upstream import TEXT, Action, wait_until
 
 
 def test_openai_chat_stream_and_whole_pass_through(gateway, fake):
@@ -167,3 +167,15 @@ def test_gemini_stream_without_sse_passes_the_json_array(gateway, fake):
     with gateway.admin() as c:
         stats = wait_until(lambda: c.get("/api/accounts/gem").json()["stats"])
     assert stats["input_tokens"] == 11 and stats["output_tokens"] == 6
+
+
+def test_a_stream_request_answered_with_plain_json_is_passed_on_whole(gateway, fake):
+    add_account(gateway, "openai", "sk-upstream-openai-7777", "oa", ["gpt-fake"], base_for(fake, "openai"))
+    fake.plan("sk-upstream-openai-7777", Action("plain"))
+    r = httpx.post(
+        gateway.base + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {gateway.api_key}"},
+        json={"model": "gpt-fake", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["choices"][0]["message"]["content"] == TEXT  # no error event glued onto the JSON

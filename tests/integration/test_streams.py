@@ -10,7 +10,7 @@ from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
 from .conftest import account_view, add_account, base_for
-from .fake_upstream import end_early, reset
+from .fake_upstream import end_early, ok, reset, slow, wait_until
 
 try:
     import httpx
@@ -105,3 +105,29 @@ def test_gemini_stream_break_is_an_error_object(gateway, fake):
     )
     items = r.json()
     assert len(items) == 3 and items[-1]["error"]["code"] == 502
+
+
+def test_client_going_away_stops_the_upstream_read(gateway, fake):
+    add_account(gateway, "openai", "sk-up-A-0000", "A", ["gpt-fake"], base_for(fake, "openai"))
+    fake.default("sk-up-A-0000", ok(delay=0.3))  # six frames, 0.3 s apart
+    body = {"model": "gpt-fake", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(timeout=10) as c:
+        with c.stream(
+            "POST",
+            gateway.base + "/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {gateway.api_key}"},
+        ) as r:
+            next(r.iter_bytes())  # read the first frame, then hang up
+    wait_until(lambda: fake.aborted, timeout=3)
+    assert fake.aborted == ["/v1/chat/completions"]
+    # A non-streamed request abandoned while the upstream thinks is dropped upstream too.
+    fake.plan("sk-up-A-0000", slow(1.0))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            gateway.base + "/v1/chat/completions",
+            timeout=0.3,
+            headers={"Authorization": f"Bearer {gateway.api_key}"},
+            json={"model": "gpt-fake", "messages": [{"role": "user", "content": "slow"}]},
+        )
+    wait_until(lambda: len(fake.aborted) == 2, timeout=3)
