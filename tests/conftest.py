@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx  # test-side client only (the SDKs bring it); never on the gateway's request path
+try:  # test-side client only (the SDKs bring it); never on the gateway's request path
+    import httpx
+except ImportError:  # some SDK builds ship it renamed as httpx2
+    import httpx2 as httpx  # type: ignore[no-redef]
 import pytest
 import tomli_w
 

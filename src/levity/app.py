@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import system
+from . import fronts, system
+from .admin import accounts as admin_accounts
 from .admin import api as admin_api
 from .admin import monitor_api, ui
 from .middleware import (
@@ -36,4 +37,6 @@ def create_app(gateway: Gateway) -> web.Application:
     admin_api.setup(app)
     monitor_api.setup(app)
     ui.setup(app)
+    admin_accounts.setup(app)
+    fronts.setup(app)
     return app

@@ -115,6 +115,11 @@ def config_set(name: str, value: str) -> None:
     click.echo(f"{name} updated")
 
 
+from .account_cli import account as _account_group  # noqa: E402  (the pool layer's subcommands)
+
+main.add_command(_account_group)
+
+
 def run() -> None:
     try:
         main(standalone_mode=True)

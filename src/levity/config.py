@@ -84,9 +84,29 @@ class MonitorConfig(Strict):
     stats_retention_days: float = Field(400.0, gt=0)
 
 
+class CooldownConfig(Strict):
+    """How long an account (or an account's model) rests after each kind of upstream failure.
+
+    A delay the provider states itself (retry-after, reset headers, RetryInfo) wins over these.
+    """
+
+    # Quota exhausted, by consecutive failures; the count restarts after `quota_reset_seconds` quiet.
+    quota_steps: list[float] = Field(default_factory=lambda: [60.0, 300.0, 1800.0, 7200.0], min_length=1)
+    quota_reset_seconds: float = Field(3600.0, gt=0)
+    # Rate limited: starts here and doubles on each consecutive failure up to the max.
+    rate_limit_seconds: float = Field(5.0, gt=0)
+    rate_limit_max_seconds: float = Field(60.0, gt=0)
+    # Capacity / overloaded (Anthropic 529 and the like), by consecutive failures.
+    capacity_steps: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], min_length=1)
+    server_error_seconds: float = Field(10.0, ge=0)
+    timeout_seconds: float = Field(10.0, ge=0)
+    model_not_found_seconds: float = Field(3600.0, ge=0)
+
+
 class Config(Strict):
     proxy: ProxyConfig = ProxyConfig()
     monitor: MonitorConfig = MonitorConfig()
+    cooldown: CooldownConfig = CooldownConfig()
 
 
 def effective_auth_mode(proxy: ProxyConfig) -> str:

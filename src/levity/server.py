@@ -102,7 +102,11 @@ async def serve(
 ) -> None:
     gateway = Gateway(config=store, demo=demo)
     app = create_app(gateway)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
+    # handler_cancellation: a client that goes away cancels its handler, so the forwarder stops
+    # reading (and paying for) the upstream reply at once, streamed or not.
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=10.0, handler_cancellation=True
+    )
     await runner.setup()
     listener = Listener(runner, gateway, host, port)
     await listener.start(store.current)
