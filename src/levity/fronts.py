@@ -20,6 +20,7 @@ from .pool.accounts import DEMO_ACCOUNT_ID, DEMO_MODEL, Account, AccountBook
 from .pool.pool import Pool
 from .state import GATEWAY, Gateway
 from .store.sqlite import Database
+from .system import not_found_hint
 from .upstream import UpstreamHttp
 
 ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -79,7 +80,8 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     front = GEMINI_ACTIONS.get(action)
     if not model or front is None:
         raise GatewayError(404, f"unknown Gemini method {action!r}; use one of {', '.join(GEMINI_ACTIONS)}")
-    model = model.removeprefix("models/")
+    if model.startswith("models/"):  # /v1beta/models/models/...: the prefix was doubled
+        raise GatewayError(404, not_found_hint(request.path))
     gw = request.app[GATEWAY]
     body = await read_json_object(request, gw.config.current.proxy.max_body_bytes)
     passthru = {"alt": "sse"} if request.query.get("alt") == "sse" else {}
