@@ -39,9 +39,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Bind address for this run (default: from allow_lan_access).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port for this run.")
-@click.option("--demo", is_flag=True, help="Add a mock account serving model `levity-demo`.")
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Add a mock account serving model `levity-demo` (default: only when no account is configured).",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str | None, port: int | None, demo: bool, log_level: str) -> None:
+def serve(host: str | None, port: int | None, demo: bool | None, log_level: str) -> None:
     """Start the gateway."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = load_store(create=True)

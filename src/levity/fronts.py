@@ -164,6 +164,9 @@ async def start_pool(app: web.Application) -> None:
     book = AccountBook(db)
     pool = Pool(book)
     await book.reload_if_changed()
+    # A first run with no upstream account gets the demo model, so the gateway answers at once.
+    if gw.demo is None:
+        gw.demo = not book.accounts
     if gw.demo:
         book.add_ephemeral(DEMO_ACCOUNT)
     http = UpstreamHttp(gw.config.current.proxy.upstream_proxy)

@@ -81,7 +81,7 @@ class Listener:
         log.error(msg)
 
 
-def banner(store: ConfigStore, host: str, port: int, demo: bool) -> str:
+def banner(store: ConfigStore, host: str, port: int, demo: bool | None) -> str:
     cfg = store.current
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     lines = [
@@ -93,12 +93,14 @@ def banner(store: ConfigStore, host: str, port: int, demo: bool) -> str:
         f"  admin UI:  http://{shown}:{port}/ui/",
     ]
     if demo:
-        lines.append("  demo:      a mock account serves model `levity-demo`")
+        lines.append(
+            "  demo:      a mock account serves model `levity-demo` (add yours: `levity account add`)"
+        )
     return "\n".join(lines)
 
 
 async def serve(
-    store: ConfigStore, host: str | None = None, port: int | None = None, demo: bool = False
+    store: ConfigStore, host: str | None = None, port: int | None = None, demo: bool | None = False
 ) -> None:
     gateway = Gateway(config=store, demo=demo)
     app = create_app(gateway)
@@ -110,7 +112,7 @@ async def serve(
     await runner.setup()
     listener = Listener(runner, gateway, host, port)
     await listener.start(store.current)
-    print(banner(store, gateway.listener.host, gateway.listener.port, demo), flush=True)
+    print(banner(store, gateway.listener.host, gateway.listener.port, gateway.demo), flush=True)
 
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
@@ -134,7 +136,9 @@ async def serve(
         await runner.cleanup()
 
 
-def run(store: ConfigStore, host: str | None = None, port: int | None = None, demo: bool = False) -> None:
+def run(
+    store: ConfigStore, host: str | None = None, port: int | None = None, demo: bool | None = False
+) -> None:
     loop_factory = None
     if sys.platform != "win32":
         try:

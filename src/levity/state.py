@@ -23,7 +23,8 @@ class Gateway:
     config: ConfigStore
     started_at: float = field(default_factory=time.time)
     listener: ListenerState = field(default_factory=ListenerState)
-    demo: bool = False
+    # True: add the mock demo account; None: add it only when no account is configured.
+    demo: bool | None = False
     # Parts added by later layers (pool, forwarder, monitor) hang here by name.
     parts: dict[str, Any] = field(default_factory=dict)
 
