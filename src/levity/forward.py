@@ -30,8 +30,10 @@ from .pool.state import Cooldown
 from .providers import FRONT_WIRE, PROVIDERS
 from .providers.base import Failure, FailureKind, Provider, UpstreamCall, UpstreamReply, Usage
 from .routing import map_model
+from .security.client_ip import request_client_ip
+from .security.redact import REDACT_MARGIN
 from .state import GATEWAY, Gateway
-from .store.records import Attempt, RequestRecord
+from .store.records import Attempt, BodyTap, RequestRecord
 from .upstream import UpstreamHttp, timeouts
 
 log = logging.getLogger("levity.forward")
@@ -132,17 +134,24 @@ class Forwarder:
 
     async def handle(self, request: web.Request, fr: FrontRequest) -> web.StreamResponse:
         started = time.monotonic()
+        cfg = self.gw.config.current
         rec = RequestRecord(
             method=request.method,
             path=request.path,
             protocol=fr.front,
             model=fr.model,
             stream=fr.stream,
-            client_ip=request.remote or "",
+            client_ip=request_client_ip(request, cfg.proxy.trusted_proxies),
         )
+        if cfg.monitor.log_bodies:  # serialised now: the attempts rewrite the model in place
+            rec.request_body = orjson.dumps(fr.body).decode()
         try:
             resp = await self._forward(request, fr, rec, started)
             rec.status = resp.status
+            if cfg.monitor.log_bodies and rec.response_body is None and isinstance(resp, web.Response):
+                body = resp.body
+                if isinstance(body, bytes | bytearray):
+                    rec.response_body = bytes(body).decode("utf-8", "replace")
             return resp
         except GatewayError as err:
             rec.status, rec.error = err.status, err.message
@@ -258,6 +267,8 @@ class Forwarder:
         t0 = time.monotonic()
         attempt = Attempt(account=account.label, status=None, error="")
         rec.attempts.append(attempt)
+        # The record names the account of the last attempt: the one that answered, or failed last.
+        rec.account, rec.provider = account.label, account.provider
         self.pool.started(account, time.time())
         reply: UpstreamReply | None = None
         try:
@@ -269,11 +280,10 @@ class Forwarder:
                     failure = provider.classify(reply.status, reply.headers, raw)
                     failure.message = scrub(failure.message, account)
                     if failure.kind == FailureKind.CLIENT:
-                        attempt.error = failure.describe()
+                        attempt.error = rec.error = failure.describe()
                         await self.pool.succeeded(account, mapped, reply.status, None)
                         return self._client_error(fr, account, mapped, reply, raw, failure, plan)
                     return await self._failed(account, mapped, failure, attempt)
-                rec.account, rec.provider = account.label, account.provider
                 # An upstream that answers a stream request with plain JSON is passed on whole
                 # (Gemini's non-SSE stream is a JSON array that arrives piece by piece).
                 streamed = reply.content_type == "text/event-stream" or fr.front == "gemini_stream"
@@ -398,6 +408,8 @@ class Forwarder:
             status=200, headers={**self._headers(account, mapped), "Cache-Control": "no-cache"}
         )
         resp.content_type = ctype
+        monitor_cfg = self.gw.config.current.monitor
+        tap = BodyTap(monitor_cfg.max_body_chars + REDACT_MARGIN) if monitor_cfg.log_bodies else None
         try:
             await resp.prepare(request)
         except ConnectionError:
@@ -407,6 +419,8 @@ class Forwarder:
         async def send(data: bytes) -> bool:
             if not data:
                 return True
+            if tap is not None:
+                tap.add(data)
             try:
                 await resp.write(data)
                 return True
@@ -464,6 +478,8 @@ class Forwarder:
             await resp.write_eof()
         except ConnectionError:
             pass
+        if tap is not None:
+            rec.response_body = tap.text()
         return resp
 
 

@@ -13,14 +13,18 @@ from pathlib import Path
 from levity.store.monitor_db import MonitorDB
 from levity.store.records import Attempt, RequestRecord
 
-MODELS = [("gpt-4o-mini", "openai_chat", "/v1/chat/completions"), ("claude-sonnet-4-5", "anthropic_messages", "/v1/messages"),
+MODELS = [("gpt-4o-mini", "openai_chat", "/v1/chat/completions"), ("claude-sonnet-4-6", "anthropic_messages", "/v1/messages"),
           ("gemini-2.5-flash", "gemini_stream", "/v1beta/models/gemini-2.5-flash:streamGenerateContent")]  # fmt: skip
 ACCOUNTS = ["openai-main", "anthropic-team", "gemini-free"]
 
 
-def seed(home: Path, n: int = 400, span_s: float = 6 * 86400, recent: int = 40) -> list[RequestRecord]:
+def seed(
+    home: Path, n: int = 400, span_s: float = 6 * 86400, recent: int = 40, min_age_s: float = 0.0
+) -> list[RequestRecord]:
+    """`n` records over the last `span_s` seconds (`recent` of them in the last 4 minutes), none
+    newer than `min_age_s`."""
     rnd = random.Random(5)
-    now = time.time()
+    now = time.time() - min_age_s
     records: list[RequestRecord] = []
     times = sorted(
         [now - rnd.random() * span_s for _ in range(n - recent)]

@@ -37,11 +37,18 @@ def test_pages_show_the_traffic(make_server: Any, page: Page) -> None:
     today = sum(1 for r in records if r.ts >= midnight)
     expect(page.locator("[data-stat=tokens] .muted")).to_contain_text(f"· {today:,} requests")
     expect(page.locator(".chart svg rect").first).to_be_visible()
-    shot(page, "dashboard")
 
+    # No account configured: the run's demo account, which can be tested but not edited or deleted.
+    expect(page.locator("[data-group=ready] li")).to_have_count(1)
+    expect(page.locator("[data-group=ready] li")).to_contain_text("demo (mock model")
     page.click("#nav a[data-page=accounts]")
-    expect(page.locator("[data-page=accounts] .card")).to_contain_text("not part of this build")
-    shot(page, "accounts")
+    demo = page.locator("table.accounts tbody tr")
+    expect(demo).to_have_count(1)
+    expect(demo.locator("[data-role=state]")).to_have_text("ready")
+    expect(demo.locator("td.models .tag")).to_have_text(["levity-demo"])
+    expect(demo.locator("button")).to_have_text(["Test", "Clear cooldowns"])
+    demo.locator("[data-action=test]").click()
+    expect(page.locator(".toast.ok", has_text="OK, levity-demo answered")).to_be_visible()
 
     page.click("#nav a[data-page=monitor]")
     expect(page.locator("table.log tbody tr")).to_have_count(100)
@@ -53,14 +60,12 @@ def test_pages_show_the_traffic(make_server: Any, page: Page) -> None:
     expect(page.locator("table.log tbody tr")).to_have_count(failed)
     page.select_option("select[name=status]", "")
     expect(page.locator("table.log tbody tr")).to_have_count(100)
-    shot(page, "monitor")
     newest = max(records, key=lambda r: r.id)
     page.locator(f"table.log tbody tr[data-id='{newest.id}']").click()
     drawer = page.locator("#drawer")
     expect(drawer).to_contain_text(f"Request #{newest.id}")
     expect(drawer.locator("table.attempts tbody tr")).to_have_count(len(newest.attempts))
     expect(drawer).to_contain_text(newest.account)
-    shot(page, "monitor-detail")
     page.click("#drawer-close")
     expect(drawer).to_be_hidden()
 
@@ -76,7 +81,6 @@ def test_pages_show_the_traffic(make_server: Any, page: Page) -> None:
     assert total_in > 0
     page.select_option("select[name=group]", "account")
     expect(page.locator("table.totals tbody tr", has_text="openai-main")).to_have_count(1)
-    shot(page, "stats")
 
 
 def healthz(srv: Any, key: str | None = None) -> int:
@@ -92,7 +96,6 @@ def test_auth_mode_changes_live(make_server: Any, page: Page) -> None:
     expect(effective).to_have_text("effective: off")  # auto on loopback
     expect(page.locator("#bind-address")).to_have_text("binds 127.0.0.1")
     assert healthz(srv) == 200
-    shot(page, "proxy")
 
     page.select_option("select[name=auth_mode]", "strict")
     expect(effective).to_have_text("effective: strict")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,5 +19,8 @@ def login(page: Page, server: Any, key: str | None = None) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    """The README's screenshots: written only with LEVITY_SCREENSHOTS=1, so test runs leave the tree clean."""
+    if os.environ.get("LEVITY_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -18,7 +18,7 @@ from ..state import GATEWAY, Gateway
 from ..store import stats
 from ..store.metrics import gauge
 from ..store.monitor import Monitor
-from ..store.monitor_db import STATUS_CLASSES, LogFilter, record_dict
+from ..store.monitor_db import STATUS_CLASSES, LogFilter
 from . import pool_view
 
 MONITOR = web.AppKey("monitor", Monitor)
@@ -121,7 +121,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
         seen = 0
         for rec in mon.recent(flt, backlog) if backlog else []:
             seen = rec.id
-            await resp.write(_sse("request", record_dict(rec)))
+            await resp.write(_sse("request", mon.summary(rec)))
         await resp.write(_sse("ready", {"status": mon.status()}))
         while True:
             try:
@@ -132,7 +132,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
             if rec is None:  # the server is shutting down
                 break
             if rec.id > seen and flt.matches(rec):
-                await resp.write(_sse("request", record_dict(rec)))
+                await resp.write(_sse("request", mon.summary(rec)))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -193,7 +193,7 @@ async def summary(request: web.Request) -> web.Response:
     data = await mon.query(mon.db.summary, now, window)
     data["tokens_today"] = await mon.query(lambda: stats.totals_since(mon.db.conn, day_start))
     data["monitor"] = mon.status()
-    data["accounts"] = pool_view.account_states(gw.parts.get("pool"), now)
+    data["accounts"] = await pool_view.account_states(gw.parts.get("pool"), now)
     data["now"] = now
     return json_response(data)
 
@@ -202,7 +202,7 @@ async def monitor_status(request: web.Request) -> web.Response:
     return json_response(_monitor(request).status())
 
 
-def _metrics_lines(gw: Gateway, mon: Monitor) -> Iterable[str]:
+def _metrics_lines(gw: Gateway, mon: Monitor, accounts: list[dict[str, Any]]) -> Iterable[str]:
     yield from mon.metrics.render()
     st = mon.status()
     yield from gauge("levity_monitor_queue_depth", "Records waiting to be written.", (), {(): st["queued"]})
@@ -211,17 +211,29 @@ def _metrics_lines(gw: Gateway, mon: Monitor) -> Iterable[str]:
     yield f"levity_monitor_dropped_records_total {st['dropped']}"
     yield from gauge("levity_uptime_seconds", "Seconds since the gateway started.", (),
                      {(): round(time.time() - gw.started_at, 3)})  # fmt: skip
-    accounts = pool_view.account_states(gw.parts.get("pool"))
-    if accounts:
-        yield from gauge("levity_account_ready", "1 when the account can take requests now.", ("account",),
-                         {(a["label"],): 1 if a["state"] == "ready" else 0 for a in accounts})  # fmt: skip
-        yield from gauge("levity_account_cooldown_seconds", "Seconds left on the account's cooldown.",
-                         ("account",), {(a["label"],): a["cooldown_seconds"] for a in accounts})  # fmt: skip
+    if not accounts:
+        return
+    yield from gauge("levity_account_state", "1 for the account's current state (ready, cooling, unusable, disabled).",
+                     ("account", "state"), {(a["label"], a["state"]): 1 for a in accounts})  # fmt: skip
+    yield from gauge("levity_account_ready", "1 when the account can take requests now.", ("account",),
+                     {(a["label"],): 1 if a["state"] == "ready" else 0 for a in accounts})  # fmt: skip
+    yield from gauge("levity_account_in_flight", "Requests the account is serving now.", ("account",),
+                     {(a["label"],): a["in_flight"] for a in accounts})  # fmt: skip
+    rests = {
+        (a["label"], c["model"] or "", c["reason"]): c["seconds_left"]
+        for a in accounts
+        for c in a["cooldowns"]
+        if c["seconds_left"] is not None
+    }
+    yield from gauge("levity_account_cooldown_seconds",
+                     "Seconds left on each cooldown (model empty: the whole account rests).",
+                     ("account", "model", "reason"), rests)  # fmt: skip
 
 
 async def metrics(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    text = "\n".join(_metrics_lines(gw, _monitor(request))) + "\n"
+    accounts = await pool_view.account_states(gw.parts.get("pool"))
+    text = "\n".join(_metrics_lines(gw, _monitor(request), accounts)) + "\n"
     return web.Response(text=text, content_type="text/plain", headers={"Cache-Control": "no-store"})
 
 

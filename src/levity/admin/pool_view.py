@@ -1,90 +1,76 @@
-"""A defensive read of the account pool's live state for the dashboard and `/metrics`.
+"""The account pool as the dashboard, `/metrics` and the request log's redaction see it.
 
-The pool layer is built in parallel and its interface is not final, so this reads whatever of
-a few likely shapes it finds and never fails: no pool, or an unknown one, yields an empty list.
+Reads the real pool (`levity.pool.pool.Pool`): the live account book and the cooldowns in
+`PoolState`. Each account gets one state:
+- `disabled`: switched off by the user;
+- `unusable`: a rest that never ends by itself (a rejected key) until the key changes or the
+  account is re-enabled; `reason` says why;
+- `cooling`: resting, the whole account or some of its models; `cooldown_seconds` is the time
+  left on the account-wide rest, else on the longest model rest;
+- `ready`: none of the above.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
-log = logging.getLogger("levity.admin")
-
-_METHODS = ("account_states", "states", "snapshot", "describe", "list_accounts", "accounts")
-
-
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if not isinstance(obj, dict) and hasattr(obj, n):
-            return getattr(obj, n)
-    return default
+from ..pool.pool import Pool
+from ..pool.state import Cooldown
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return list(value.values())
-    if isinstance(value, list | tuple):
-        return list(value)
-    return []
+def _describe(c: Cooldown) -> str:
+    scope = f"{c.model}: " if c.model else ""
+    return f"{scope}{c.reason}" + (f" ({c.message})" if c.message else "")
 
 
-def account_states(pool: Any, now: float | None = None) -> list[dict[str, Any]]:
-    """[{label, state: ready|cooling|disabled|unusable, cooldown_seconds, reason}] for each account."""
+async def account_states(pool: Pool | None, now: float | None = None) -> list[dict[str, Any]]:
+    """[{id, label, provider, state, cooldown_seconds, reason, cooldowns, in_flight}] per account."""
     if pool is None:
         return []
     now = time.time() if now is None else now
-    raw: Any = None
-    try:
-        for name in _METHODS:
-            attr = getattr(pool, name, None)
-            if attr is None:
-                continue
-            raw = attr() if callable(attr) else attr
-            if raw is not None:
-                break
-        out = []
-        for item in _as_list(raw):
-            label = str(_field(item, "label", "name", "id", default=""))
-            until = _field(item, "cooldown_until", "until", default=None)
-            cooling_for = float(until) - now if isinstance(until, int | float) else 0.0
-            cooling_for = max(
-                cooling_for, float(_field(item, "cooldown_seconds", "cooldown_left", default=0) or 0)
-            )
-            enabled = bool(_field(item, "enabled", default=True))
-            state = str(_field(item, "state", default="") or "")
-            if not state:
-                state = "disabled" if not enabled else ("cooling" if cooling_for > 0 else "ready")
-            out.append(
-                {
-                    "label": label,
-                    "state": state,
-                    "cooldown_seconds": round(max(cooling_for, 0.0), 1),
-                    "reason": str(_field(item, "reason", "cooldown_reason", "error", default="") or ""),
-                }
-            )
-        return out
-    except Exception:
-        log.debug("pool state unreadable", exc_info=True)
-        return []
+    every = await pool.state.all_cooldowns(now)
+    out = []
+    for account in pool.book.accounts:
+        mine = [c for c in every if c.account_id == account.id]
+        permanent = next((c for c in mine if c.permanent), None)
+        resting = sorted((c for c in mine if not c.permanent), key=lambda c: (c.model is not None, -c.until))
+        if not account.enabled:
+            state, reason, left = "disabled", "disabled by the user", 0.0
+        elif permanent is not None:
+            state, reason, left = "unusable", _describe(permanent), 0.0
+        elif resting:
+            state, reason, left = "cooling", _describe(resting[0]), resting[0].left(now)
+        else:
+            state, reason, left = "ready", "", 0.0
+        out.append(
+            {
+                "id": account.id,
+                "label": account.label,
+                "provider": account.provider,
+                "state": state,
+                "cooldown_seconds": round(max(left, 0.0), 1),
+                "reason": reason,
+                "cooldowns": [
+                    {
+                        "model": c.model,
+                        "reason": c.reason,
+                        "seconds_left": None if c.permanent else round(max(0.0, c.left(now)), 1),
+                    }
+                    for c in mine
+                ],
+                "in_flight": pool.state.inflight(account.id),
+            }
+        )
+    return out
 
 
-def account_secrets(pool: Any) -> list[str]:
-    """Account keys, so that the request log can redact them wherever they appear."""
+def account_secrets(pool: Pool | None) -> list[str]:
+    """Every account key, so the request log can redact them wherever they appear.
+
+    Called from the monitor's writer thread: it only reads the book's current tuple, which is
+    swapped whole, never changed in place.
+    """
     if pool is None:
         return []
-    try:
-        for name in ("secrets", "account_keys"):
-            fn = getattr(pool, name, None)
-            if callable(fn):
-                return [s for s in fn() if isinstance(s, str)]
-        src = getattr(pool, "accounts", None)
-        items = _as_list(src() if callable(src) else src)
-        return [
-            k for k in (_field(a, "api_key", "key", default="") for a in items) if isinstance(k, str) and k
-        ]
-    except Exception:
-        return []
+    return [a.api_key for a in pool.book.accounts if a.api_key]

@@ -166,6 +166,10 @@ class Monitor:
         cfg = self._cfg()
         known = list(self.secrets())
         for rec in batch:
+            # Upstream errors are scrubbed by the forwarder; this catches anything that slipped by.
+            rec.error = redact(rec.error, known) if rec.error else rec.error
+            for a in rec.attempts:
+                a.error = redact(a.error, known) if a.error else a.error
             if rec.request_body is not None:
                 rec.request_body = body_for_log(rec.request_body, cfg.max_body_chars, known)
             if rec.response_body is not None:
@@ -228,8 +232,20 @@ class Monitor:
                 out = record_dict(rec, detail=True)
                 for k in ("request_body", "response_body"):
                     out[k] = body_for_log(out[k], cfg.max_body_chars, known)
+                out["error"] = redact(out["error"], known)
+                for a in out["attempts"]:
+                    a["error"] = redact(a["error"] or "", known)
                 return out
         return None
+
+    def summary(self, rec: RequestRecord) -> dict[str, Any]:
+        """A record for the live tail, which may see it before the writer has redacted it."""
+        known = list(self.secrets())
+        out = record_dict(rec)
+        out["error"] = redact(out["error"], known)
+        for a in out["attempts"]:
+            a["error"] = redact(a["error"] or "", known)
+        return out
 
     def recent(self, flt: LogFilter, limit: int) -> list[RequestRecord]:
         return [r for r in self._ring if flt.matches(r)][-limit:]

@@ -45,3 +45,30 @@ class RequestRecord:
     response_body: str | None = None
     # Assigned by the monitor when it accepts the record (the key of the log row).
     id: int = 0
+
+
+class BodyTap:
+    """The start of a streamed body for the request log (body logging on): bounded memory.
+
+    Keeps the first `limit` bytes and counts the rest; a cut body carries the same truncation
+    mark as `redact.truncated`, so the writer's cap still reports the full size.
+    """
+
+    __slots__ = ("limit", "parts", "kept", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.kept < self.limit:
+            piece = data[: self.limit - self.kept]
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def text(self) -> str:
+        text = b"".join(self.parts).decode("utf-8", "replace")
+        return text if self.total <= self.kept else f"{text}… [truncated, {self.total} chars]"

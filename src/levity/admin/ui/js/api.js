@@ -55,21 +55,6 @@ export async function api(method, path, body, { key, quiet401 = false, signal } 
 
 export const get = (path, opts) => api("GET", path, undefined, opts);
 
-// Try alternative routes for an action whose exact route may differ (the pool API is still settling):
-// a 404 or 405 moves on to the next candidate; any other answer (success or a real error) is final.
-export async function tryRoutes(candidates) {
-  let last;
-  for (const [method, path, body] of candidates) {
-    try {
-      return await api(method, path, body);
-    } catch (err) {
-      if (!(err instanceof ApiError) || (err.status !== 404 && err.status !== 405)) throw err;
-      last = err;
-    }
-  }
-  throw last;
-}
-
 // Server-Sent Events over fetch (EventSource cannot send an Authorization header).
 export async function streamEvents(path, onEvent, signal) {
   const resp = await fetch(path, { headers: { Authorization: `Bearer ${session.key}` }, signal });

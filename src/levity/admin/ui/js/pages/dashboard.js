@@ -1,5 +1,5 @@
 // Dashboard: request rate, error rate, median latency, tokens today, accounts by state.
-import { loadAccounts, stateBadgeKind } from "../accounts_model.js";
+import { stateBadgeKind } from "../accounts_model.js";
 import { get } from "../api.js";
 import { barChart } from "../charts.js";
 import { fmt, h, replace } from "../dom.js";
@@ -15,21 +15,23 @@ function stat(label, value, note, id) {
     h("div", { class: "label" }, label), h("div", { class: "value" }, value), h("div", { class: "muted" }, note || ""));
 }
 
+// `accounts` comes from the summary (server side: admin/pool_view.py): state, reason, cooldown_seconds.
 function accountGroups(items) {
-  const ready = items.filter((a) => a.state === "ready");
-  const cooling = items.filter((a) => a.state === "cooling");
-  const other = items.filter((a) => a.state !== "ready" && a.state !== "cooling");
-  const row = (a, extra) => h("li", {}, h("strong", {}, a.label), " ",
-    h("span", { class: `badge ${stateBadgeKind(a.state)}` }, a.state), " ", extra || "");
-  return h("div", { class: "grid cols-4" },
-    h("div", { class: "card", dataset: { group: "ready" } }, h("h3", {}, `Ready (${ready.length})`),
-      h("ul", {}, ready.map((a) => row(a)))),
-    h("div", { class: "card", dataset: { group: "cooling" } }, h("h3", {}, `Cooling (${cooling.length})`),
-      h("ul", {}, cooling.map((a) => row(a, h("span", { class: "muted countdown", dataset: { until: a.until ?? "" } },
-        a.until ? `${fmt.duration(a.until - Date.now() / 1000)} left` : "", a.reason ? ` · ${a.reason}` : ""))))),
-    h("div", { class: "card", dataset: { group: "unusable" } }, h("h3", {}, `Unusable or off (${other.length})`),
-      h("ul", {}, other.map((a) => row(a, h("span", { class: "muted" }, a.reason || (a.enabled ? "" : "disabled")))))),
-  );
+  const now = Date.now() / 1000;
+  const group = (name, title, members, extra) => h("div", { class: "card", dataset: { group: name } },
+    h("h3", {}, `${title} (${members.length})`),
+    members.length
+      ? h("ul", { class: "plain" }, members.map((a) => h("li", { dataset: { account: a.label } },
+        h("span", { class: `dot ${stateBadgeKind(a.state)}` }), h("strong", {}, a.label), " ",
+        h("span", { class: "muted" }, a.provider), extra(a))))
+      : h("p", { class: "muted" }, "none"));
+  return h("div", { class: "grid cols-3" },
+    group("ready", "Ready", items.filter((a) => a.state === "ready"), (a) => (a.in_flight ? h("div", { class: "muted small" }, `${a.in_flight} in flight`) : null)),
+    group("cooling", "Cooling", items.filter((a) => a.state === "cooling"), (a) => h("div", { class: "small" },
+      h("span", { class: "countdown", dataset: { ends: now + a.cooldown_seconds } }, `${fmt.duration(a.cooldown_seconds)} left`),
+      h("span", { class: "muted" }, ` · ${a.reason}`))),
+    group("unusable", "Unusable or off", items.filter((a) => a.state === "unusable" || a.state === "disabled"),
+      (a) => h("div", { class: "muted small" }, a.reason)));
 }
 
 export async function mount(root) {
@@ -58,15 +60,9 @@ export async function mount(root) {
           { name: "errors", values: s.per_minute.map((p) => p.errors), color: "#dc2626" },
         ],
       }));
-      let acc;
-      try {
-        acc = await loadAccounts();
-      } catch (err) {
-        acc = { available: false, items: [], message: err.message };
-      }
-      if (!acc.available && s.accounts.length) acc = { available: true, items: s.accounts.map((a) => ({ ...a, until: a.cooldown_seconds ? Date.now() / 1000 + a.cooldown_seconds : null, enabled: a.state !== "disabled" })) };
-      replace(accounts, h("h2", {}, "Accounts"),
-        acc.available ? accountGroups(acc.items) : h("p", { class: "muted" }, acc.message));
+      replace(accounts, h("h2", {}, "Accounts"), s.accounts.length
+        ? accountGroups(s.accounts)
+        : h("p", { class: "muted" }, "No accounts yet: add one on the Accounts page."));
       errorBox.hidden = true;
     } catch (err) {
       errorBox.hidden = false;
@@ -77,10 +73,7 @@ export async function mount(root) {
   await refresh();
   const timer = setInterval(refresh, 5000);
   const tick = setInterval(() => {
-    for (const el of root.querySelectorAll(".countdown")) {
-      const until = Number(el.dataset.until);
-      if (until) el.firstChild.textContent = `${fmt.duration(until - Date.now() / 1000)} left`;
-    }
+    for (const el of root.querySelectorAll(".countdown")) el.textContent = `${fmt.duration(Number(el.dataset.ends) - Date.now() / 1000)} left`;
   }, 1000);
   return () => { clearInterval(timer); clearInterval(tick); };
 }

@@ -119,7 +119,7 @@ export async function mount(root) {
     const fixed = h("select", { name: "fixed_account" }, h("option", { value: "" }, "none — let the scheduler choose"),
       px.fixed_account ? h("option", { value: px.fixed_account, selected: true }, px.fixed_account) : null);
     loadAccounts().then((acc) => {
-      for (const a of acc.items) if (a.label !== px.fixed_account) fixed.append(h("option", { value: a.label }, a.label));
+      for (const a of acc) if (a.label !== px.fixed_account) fixed.append(h("option", { value: a.label }, a.label));
     }).catch((err) => toast(`Could not list accounts: ${err.message}`, "error"));
     fixed.addEventListener("change", () => patch({ proxy: { fixed_account: fixed.value } }, fixed,
       fixed.value ? `All requests go to ${fixed.value}` : "Fixed account cleared"));
