@@ -15,9 +15,8 @@ import openai
 import pytest
 from playwright.sync_api import Page, expect
 from seed import seed
-from ui_helpers import login, shot
-
 from tests.integration.fake_upstream import FakeUpstream, error
+from ui_helpers import login, shot
 
 PROMPT = "Say hello to the monitor"
 
@@ -68,7 +67,9 @@ def assert_no_key_shown(page: Page, *keys: str) -> None:
         assert key not in html
 
 
-def test_accounts_traffic_monitor_cooldowns_and_auth(make_server: Any, page: Page, fake: FakeUpstream) -> None:
+def test_accounts_traffic_monitor_cooldowns_and_auth(
+    make_server: Any, page: Page, fake: FakeUpstream
+) -> None:
     fake.models = ["gpt-4o", "gpt-4o-mini"]
     # History from the past days under the same account labels, so the charts have a shape;
     # everything from the last hour below is real traffic through the gateway.
@@ -173,7 +174,9 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(make_server: Any, page: Pag
     page.click("#nav a[data-page=stats]")
     with srv.admin() as c:
         since = time.time() - 7 * 86400
-        totals = c.get("/api/stats", params={"bucket": "day", "group": "model", "since": since}).json()["totals"]
+        totals = c.get("/api/stats", params={"bucket": "day", "group": "model", "since": since}).json()[
+            "totals"
+        ]
     claude_total = next(t for t in totals if t["key"] == "claude-sonnet-4-6")
     claude_row = page.locator("table.totals tbody tr", has_text="claude-sonnet-4-6")
     expect(claude_row.locator("td").nth(1)).to_have_text(f"{claude_total['requests']:,}")
@@ -208,7 +211,9 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(make_server: Any, page: Pag
 def test_account_actions(make_server: Any, page: Page, fake: FakeUpstream) -> None:
     srv = make_server(args=["--no-demo"])
     key = account_key("spare")
-    add_account(srv, provider="openai", label="spare", api_key=key, base_url=fake.url + "/v1", models=["gpt-fake"])
+    add_account(
+        srv, provider="openai", label="spare", api_key=key, base_url=fake.url + "/v1", models=["gpt-fake"]
+    )
     login(page, srv)
     page.click("#nav a[data-page=accounts]")
     row = page.locator("tr[data-account=spare]")
