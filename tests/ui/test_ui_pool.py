@@ -102,7 +102,7 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(
     assert_no_key_shown(page, *keys.values())
 
     # The first request goes to openai-main, which answers 429: the forwarder rotates to the backup.
-    srv.patch({"proxy": {"fixed_account": "openai-main"}})
+    srv.patch({"proxy": {"fixed_account": "openai-main", "model_mapping": {"gpt-4*": "gpt-4o-mini"}}})
     fake.plan(keys["main"], error(429, {"error": {"message": "Rate limit reached", "type": "requests"}},
                                   {"retry-after": "90"}))  # fmt: skip
     page.click("#nav a[data-page=monitor]")
@@ -116,7 +116,7 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(
     rotated_id = fresh.first.get_attribute("data-id")
     sent = 1
     for i in range(6):
-        assert chat(srv, stream=i % 2 == 0)
+        assert chat(srv, model="gpt-4.1" if i == 5 else "gpt-4o-mini", stream=i % 2 == 0)
         sent += 1
     claude = anthropic.Anthropic(base_url=srv.base, api_key=srv.api_key, max_retries=0, timeout=10)
     for _ in range(3):
@@ -130,8 +130,10 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(
         assert r.status_code == 200, r.text
         sent += 1
     expect(fresh).to_have_count(sent)
+    expect(page.get_by_text(f"{300 + sent} matching")).to_be_visible()  # history + live arrivals
     expect(page.locator("table.log tbody tr.fresh", has_text="anthropic_messages")).to_have_count(3)
     expect(page.locator("table.log tbody tr.fresh", has_text="gemini-free")).to_have_count(2)
+    expect(page.locator("table.log tbody tr.fresh", has_text="gpt-4.1 → gpt-4o-mini")).to_have_count(1)
     shot(page, "monitor")
 
     # The detail drawer: both attempts, the failed one with its account and error; bodies without keys.
@@ -193,6 +195,7 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(
     with pytest.raises(openai.AuthenticationError):
         chat(srv, key="sk-not-the-key")
     assert chat(srv)
+    shot(page, "proxy")
 
     # A new key: the old one stops working through the SDK, the new one works.
     old = srv.api_key
@@ -204,7 +207,6 @@ def test_accounts_traffic_monitor_cooldowns_and_auth(
     with pytest.raises(openai.AuthenticationError):
         chat(srv, key=old)
     assert chat(srv, key=new)
-    shot(page, "proxy")
     assert_no_key_shown(page, *keys.values())
 
 

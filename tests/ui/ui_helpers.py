@@ -23,4 +23,5 @@ def shot(page: Page, name: str) -> None:
     if os.environ.get("LEVITY_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -4,10 +4,10 @@
 import { get } from "./api.js";
 
 export const PROVIDERS = {
-  openai: { name: "OpenAI-compatible", base_url: "https://api.openai.com/v1", needsKey: true },
-  anthropic: { name: "Anthropic", base_url: "https://api.anthropic.com", needsKey: true },
-  gemini: { name: "Gemini", base_url: "https://generativelanguage.googleapis.com", needsKey: true },
-  mock: { name: "Mock (local, for demos)", base_url: "", needsKey: false },
+  openai: { name: "OpenAI-compatible", short: "OpenAI", base_url: "https://api.openai.com/v1", needsKey: true },
+  anthropic: { name: "Anthropic", short: "Anthropic", base_url: "https://api.anthropic.com", needsKey: true },
+  gemini: { name: "Gemini", short: "Gemini", base_url: "https://generativelanguage.googleapis.com", needsKey: true },
+  mock: { name: "Mock (local, for demos)", short: "Mock", base_url: "", needsKey: false },
 };
 
 // Countdowns run on this browser's clock from `seconds_left`, so a skewed server clock does not matter.

@@ -5,11 +5,14 @@ export const PALETTE = ["#4f46e5", "#0891b2", "#16a34a", "#ea580c", "#db2777", "
 const W = 800;
 const M = { left: 56, right: 12, top: 10, bottom: 28 };
 
+// The axis top: four equal steps, each a round number (and a whole one: the charts count things).
 function niceMax(v) {
-  if (v <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  const raw = Math.max(v, 0) / 4;
+  if (raw <= 1) return 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const steps = p >= 10 ? [1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10] : [1, 2, 3, 4, 5, 6, 8, 10];
+  const m = steps.find((s) => s * p >= raw);
+  return 4 * m * p;
 }
 
 function frame(height, max, formatY) {

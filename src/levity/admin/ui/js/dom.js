@@ -70,9 +70,10 @@ export const fmt = {
   compact(n) {
     if (n == null) return "—";
     const abs = Math.abs(n);
-    if (abs >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
-    if (abs >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-    if (abs >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+    const short = (v, unit) => `${Number(v.toFixed(1))}${unit}`; // 75k, not 75.0k
+    if (abs >= 1e9) return short(n / 1e9, "B");
+    if (abs >= 1e6) return short(n / 1e6, "M");
+    if (abs >= 1e4) return short(n / 1e3, "k");
     return fmt.int(n);
   },
   ms(v) {

@@ -81,7 +81,7 @@ function stateCell(a) {
   if (a.state === "unusable") out.push(h("div", { class: "muted small" }, a.reason));
   for (const c of a.rests) {
     out.push(h("div", { class: "rest", dataset: { model: c.model || "" } },
-      c.model ? h("span", { class: "tag" }, c.model) : "whole account", " ", countdown(c.ends), " ",
+      c.model ? h("span", { class: "tag" }, c.model) : "all models", " ", countdown(c.ends), " ",
       h("span", { class: "muted", title: c.message || "" }, c.reason)));
   }
   return out;
@@ -92,7 +92,7 @@ function usageCell(a) {
   return [
     h("div", {}, `${fmt.int(s.requests)} req`, s.failures ? h("span", { class: "muted" }, ` · ${fmt.int(s.failures)} failed`) : null),
     a.in_flight ? h("div", { class: "muted" }, `${a.in_flight} in flight`) : null,
-    s.last_used ? h("div", { class: "muted" }, `last ${fmt.time(s.last_used)}`) : null,
+    s.last_used ? h("div", { class: "muted" }, `last used ${fmt.time(s.last_used)}`) : null,
     s.last_error ? h("div", { class: "muted clip", title: s.last_error }, s.last_error) : null,
   ];
 }
@@ -140,13 +140,14 @@ export async function mount(root) {
       act(del, async () => { await api("DELETE", `/api/accounts/${id}`); refresh(); }, `Deleted ${a.label}`);
     });
     return h("div", { class: "actions" },
+      test,
       h("button", { type: "button", class: "small", dataset: { action: "edit" }, onclick: () => accountForm(a, refresh) }, "Edit"),
       a.enabled
         ? action("disable", "Disable", `/api/accounts/${id}/disable`, `Disabled ${a.label}`)
         : action("enable", "Enable", `/api/accounts/${id}/enable`, `Enabled ${a.label}`),
-      buttons,
+      del,
       action("refresh-models", "Refresh models", `/api/accounts/${id}/refresh`, (out) => `${a.label} serves ${out.models.length} models`),
-      del);
+      buttons[1]);
   }
 
   async function refresh() {
@@ -163,7 +164,7 @@ export async function mount(root) {
       h("tbody", {}, items.map((a) => h("tr", { dataset: { account: a.label, state: a.state } },
         h("td", {}, h("strong", {}, a.label), a.ephemeral ? h("span", { class: "badge info" }, "demo") : null,
           h("div", { class: "muted small" }, a.base_url || (PROVIDERS[a.provider]?.base_url ? "default URL" : "in-process"))),
-        h("td", {}, PROVIDERS[a.provider]?.name || a.provider),
+        h("td", { title: PROVIDERS[a.provider]?.name || "" }, PROVIDERS[a.provider]?.short || a.provider),
         h("td", { class: "models" }, modelsCell(a)),
         h("td", { class: "mono", dataset: { role: "key" } }, a.api_key || "—"),
         h("td", { class: "state" }, stateCell(a)),

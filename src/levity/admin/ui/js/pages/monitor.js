@@ -16,14 +16,13 @@ function row(r, onOpen, fresh) {
   return h("tr", { class: `clickable${fresh ? " fresh" : ""}`, dataset: { id: r.id }, onclick: () => onOpen(r.id) },
     h("td", { class: "mono" }, fmt.time(r.ts)),
     h("td", {}, statusBadge(r.status)),
-    h("td", { class: "path", title: `${r.method} ${r.path}` }, r.method, " ", h("span", { class: "mono" }, r.path)),
+    h("td", { class: "path mono", title: `${r.method} ${r.path}` }, r.path),
     h("td", {}, r.protocol),
     h("td", {}, model || "—"),
     h("td", {}, r.account || "—", r.attempts.length > 1 ? h("span", { class: "muted" }, ` (${r.attempts.length} tries)`) : null),
     h("td", { class: "num" }, fmt.ms(r.duration_ms)),
     h("td", { class: "num" }, fmt.ms(r.ttfb_ms)),
-    h("td", { class: "num" }, `${fmt.compact(r.input_tokens)} / ${fmt.compact(r.output_tokens)}`),
-    h("td", { class: "mono" }, r.client_ip || "—"));
+    h("td", { class: "num" }, `${fmt.compact(r.input_tokens)} / ${fmt.compact(r.output_tokens)}`));
 }
 
 async function openDrawer(drawer, id) {
@@ -67,7 +66,7 @@ export async function mount(root) {
     protocol: h("select", { name: "protocol" }, h("option", { value: "" }, "any protocol"), PROTOCOLS.map((p) => h("option", { value: p }, p))),
     model: h("input", { name: "model", placeholder: "model" }),
     account: h("input", { name: "account", placeholder: "account" }),
-    q: h("input", { name: "q", placeholder: "search path, error, client…", type: "search" }),
+    q: h("input", { name: "q", placeholder: "search…", title: "path, model, account, error or client address", type: "search" }),
   };
   const live = h("input", { type: "checkbox", checked: true, name: "live" });
   const liveState = h("span", { class: "badge", id: "live-state" }, "connecting");
@@ -79,6 +78,8 @@ export async function mount(root) {
   const clearBtn = h("button", { type: "button", class: "danger" }, "Clear log");
   const open = (id) => openDrawer(drawer, id);
   let nextBefore = null;
+  let matching = 0;
+  let newestLoaded = 0;
   let abort = null;
   const shown = new Set();
 
@@ -96,11 +97,13 @@ export async function mount(root) {
       const page = await get(`/api/monitor/requests?${p}`);
       if (!older) { tbody.replaceChildren(); shown.clear(); }
       for (const r of page.items) if (!shown.has(r.id)) { shown.add(r.id); tbody.append(row(r, open, false)); }
+      if (!older) newestLoaded = page.items.length ? page.items[0].id : 0;
       nextBefore = page.next_before_id;
       more.hidden = !nextBefore;
-      total.textContent = `${fmt.int(page.total)} matching`;
+      matching = page.total;
+      total.textContent = `${fmt.int(matching)} matching`;
       errorBox.hidden = true;
-      if (!tbody.children.length) tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 10, class: "empty" }, "No requests yet.")));
+      if (!tbody.children.length) tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 9, class: "empty" }, "No requests yet.")));
     } catch (err) {
       errorBox.hidden = false;
       errorBox.textContent = `Could not load the log: ${err.message}`;
@@ -120,6 +123,7 @@ export async function mount(root) {
       if (event === "ready") { liveState.textContent = "live"; liveState.className = "badge ok"; return; }
       if (event !== "request" || shown.has(data.id)) return;
       shown.add(data.id);
+      if (data.id > newestLoaded) total.textContent = `${fmt.int(++matching)} matching`; // the tail is filtered like the page
       tbody.querySelector(".empty-row")?.remove();
       tbody.prepend(row(data, open, true));
       while (tbody.children.length > MAX_ROWS) tbody.lastChild.remove();
@@ -151,7 +155,7 @@ export async function mount(root) {
       h("div", { class: "row filters" }, Object.values(f), h("span", { class: "spacer" }), total),
       errorBox,
       h("div", { class: "scroll-x" }, h("table", { class: "log" },
-        h("thead", {}, h("tr", {}, ["Time", "Status", "Request", "Protocol", "Model", "Account", "Duration", "TTFB", "Tokens in/out", "Client"]
+        h("thead", {}, h("tr", {}, ["Time", "Status", "Request", "Protocol", "Model", "Account", "Duration", "TTFB", "Tokens in/out"]
           .map((c, i) => h("th", { class: i >= 6 && i <= 8 ? "num" : "" }, c)))),
         tbody)),
       h("div", { class: "row" }, more)),
