@@ -53,7 +53,7 @@ def test_proxied_traffic_lands_in_the_log_and_metrics_without_keys(make_server, 
     # The first account is rate limited, and its upstream quotes its key back in the error.
     fake.plan(
         KEY_FIRST,
-        error(429, {"error": {"message": f"Rate limit for key {KEY_FIRST}"}}, {"retry-after": "30"}),
+        error(429, {"error": {"message": f"Rate limit for key {KEY_FIRST}"}}, {"retry-after": "120"}),
     )
     client = openai.OpenAI(base_url=srv.base + "/v1", api_key=srv.api_key, max_retries=0)
     # A user pastes keys into a prompt: with body logging on they must still not be stored.
@@ -165,9 +165,9 @@ def test_proxied_traffic_lands_in_the_log_and_metrics_without_keys(make_server, 
     assert metric(text, "levity_account_ready", account="second") == 1
     assert metric(text, "levity_account_state", account="first", state="cooling") == 1
     assert (
-        20
+        60
         < metric(text, "levity_account_cooldown_seconds", account="first", model="", reason="rate_limited")
-        <= 30
+        <= 120
     )
 
     # No key anywhere in what the monitor stored or serves: the database files byte for byte,
