@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from . import translated
 from .errors import GatewayError, json_response
 from .passthrough import StreamWatcher, read_json_usage, stream_error
 from .pool.accounts import Account
@@ -222,7 +223,9 @@ class Forwarder:
     # -- one attempt -------------------------------------------------------------------------
     def _prepare(
         self, fr: FrontRequest, account: Account, provider: Provider, mapped: str
-    ) -> tuple[UpstreamCall, Any]:
+    ) -> tuple[UpstreamCall | None, Any]:
+        """The upstream call and, when the wires differ, the translation plan (no call for a
+        local token count)."""
         if provider.wire in (FRONT_WIRE[fr.front], "mock"):
             body = fr.body
             if "model" in body or not fr.front.startswith("gemini"):
@@ -235,6 +238,8 @@ class Forwarder:
         if plan_translation is None:
             raise GatewayError(400, f"translation from {fr.front} to {provider.wire} is not available")
         plan = plan_translation(fr.front, provider.wire, fr.body, mapped, fr.stream)
+        if plan.local_count:
+            return None, plan
         passthru = dict(fr.passthru)
         if plan.upstream_operation == "gemini_stream":
             passthru["alt"] = "sse"
@@ -254,6 +259,8 @@ class Forwarder:
     ) -> web.StreamResponse | Failure:
         provider = PROVIDERS[account.provider]
         call, plan = self._prepare(fr, account, provider, mapped)
+        if call is None:
+            return translated.local_count(self, account, mapped, plan, rec)
         cfg = self.gw.config.current
         t0 = time.monotonic()
         attempt = Attempt(account=account.label, status=None, error="")
@@ -274,13 +281,20 @@ class Forwarder:
                         return self._client_error(fr, account, mapped, reply, raw, failure, plan)
                     return await self._failed(account, mapped, failure, attempt)
                 rec.account, rec.provider = account.label, account.provider
+                if plan is not None and plan.upstream_stream:
+                    out = await translated.stream(
+                        self, request, fr, account, mapped, reply, plan, rec, started, UPSTREAM_ERRORS
+                    )
+                    if isinstance(out, Failure):
+                        rec.account = rec.provider = ""
+                        out.message = scrub(out.message, account)
+                        return await self._failed(account, mapped, out, attempt)
+                    return out
                 # An upstream that answers a stream request with plain JSON is passed on whole
                 # (Gemini's non-SSE stream is a JSON array that arrives piece by piece).
                 streamed = reply.content_type == "text/event-stream" or fr.front == "gemini_stream"
-                if fr.stream and (plan is None or plan.upstream_stream) and (streamed or plan is not None):
-                    return await self._stream(
-                        request, fr, account, mapped, provider, reply, plan, rec, started
-                    )
+                if fr.stream and plan is None and streamed:
+                    return await self._stream(request, fr, account, mapped, reply, rec, started)
                 raw = await reply.read()
             except UPSTREAM_ERRORS as err:
                 what = "timed out" if isinstance(err, TimeoutError) else "connection failed"
@@ -376,12 +390,11 @@ class Forwarder:
         fr: FrontRequest,
         account: Account,
         mapped: str,
-        provider: Provider,
         reply: UpstreamReply,
-        plan: Any,
         rec: RequestRecord,
         started: float,
     ) -> web.StreamResponse:
+        """Same-wire stream: the upstream bytes go to the client as they arrive, untouched."""
         chunks = reply.chunks().__aiter__()
         # Nothing is sent before the first upstream byte: until then a failure can still rotate.
         try:
@@ -389,11 +402,8 @@ class Forwarder:
         except StopAsyncIteration:
             first = b""
         rec.ttfb_ms = (time.monotonic() - started) * 1000
-        decoder = plan.stream_decoder() if plan is not None else None
-        watcher = StreamWatcher(fr.front, fr.sse) if plan is None else None
-        ctype = "text/event-stream" if fr.sse else "application/json"
-        if plan is None and reply.content_type:
-            ctype = reply.content_type
+        watcher = StreamWatcher(fr.front, fr.sse)
+        ctype = reply.content_type or ("text/event-stream" if fr.sse else "application/json")
         resp = web.StreamResponse(
             status=200, headers={**self._headers(account, mapped), "Cache-Control": "no-cache"}
         )
@@ -413,15 +423,9 @@ class Forwarder:
             except ConnectionError:
                 return False
 
-        def translate(data: bytes) -> bytes:
-            if decoder is not None:
-                return decoder.feed(data)
-            assert watcher is not None
-            watcher.feed(data)
-            return data
-
         upstream_error: str | None = None
-        alive = await send(translate(first)) if first else True
+        watcher.feed(first)
+        alive = await send(first)
         while alive:
             try:
                 chunk = await chunks.__anext__()
@@ -430,36 +434,27 @@ class Forwarder:
             except UPSTREAM_ERRORS as err:
                 upstream_error = f"upstream stream broke ({type(err).__name__})"
                 break
-            alive = await send(translate(chunk))
+            watcher.feed(chunk)
+            alive = await send(chunk)
         if not alive:  # the client went away: stop reading so the upstream stops generating
             reply.close()
             rec.error = "client went away during the stream"
             await self.pool.succeeded(account, mapped, 200, None)
             return resp
-        if watcher is not None:
-            watcher.finish()
-            usage = watcher.usage
-            if upstream_error is None and not watcher.ended:
-                upstream_error = "upstream stream ended before its final event"
-        else:
-            usage = Usage(*plan.usage) if getattr(plan, "usage", None) else Usage()
+        watcher.finish()
+        usage = watcher.usage
+        if upstream_error is None and not watcher.ended:
+            upstream_error = "upstream stream ended before its final event"
         self._note_usage(rec, usage)
         if upstream_error is not None:
             message = f"account {account.label}: {upstream_error}"
             rec.error = message
             failure = Failure(FailureKind.SERVER, None, upstream_error)
             await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
-            tail = (
-                decoder.error(message)
-                if decoder is not None
-                else stream_error(fr.front, message, 502, fr.sse)
-            )
-            await send(tail)
+            await send(stream_error(fr.front, message, 502, fr.sse))
             log.warning("stream from %s cut off: %s", account.label, upstream_error)
         else:
             await self.pool.succeeded(account, mapped, reply.status, usage)
-            if decoder is not None:
-                await send(decoder.finish())
         try:
             await resp.write_eof()
         except ConnectionError:

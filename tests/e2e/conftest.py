@@ -111,7 +111,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory, fake: FakeUpstream) -> Iterator
 
 
 @pytest.fixture
-def up(fake: FakeUpstream) -> FakeUpstream:
-    """The fake upstream with an empty request log for this test."""
+def up(gw: LevityServer, fake: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The fake upstream with an empty request log for this test; no account rests after it."""
     fake.clear()
-    return fake
+    yield fake
+    with gw.admin() as admin:
+        assert admin.post("/api/accounts/cooldowns/clear").status_code == 200
