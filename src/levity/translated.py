@@ -27,15 +27,15 @@ log = logging.getLogger("levity.forward")
 MAX_WHOLE_REPLY = 64 * 1024 * 1024  # an upstream answering a stream request with one JSON body
 
 
-def local_count(
-    fw: Forwarder, account: Account, mapped: str, plan: Any, rec: RequestRecord
-) -> web.Response:
+def local_count(fw: Forwarder, account: Account, mapped: str, plan: Any, rec: RequestRecord) -> web.Response:
     """A count-tokens request on an account whose provider cannot count: the flagged estimate."""
     rec.account, rec.provider = account.label, account.provider
     rec.ttfb_ms = 0.0
     name, value = plan.estimate_header
     headers = {**fw._headers(account, mapped), name: value}
-    return web.Response(body=orjson.dumps(plan.local_result()), content_type="application/json", headers=headers)
+    return web.Response(
+        body=orjson.dumps(plan.local_result()), content_type="application/json", headers=headers
+    )
 
 
 def in_stream_failure(message: str) -> Failure:
@@ -69,8 +69,12 @@ async def stream(
         try:
             data = orjson.loads(raw[:MAX_WHOLE_REPLY])
         except orjson.JSONDecodeError:
-            return Failure(FailureKind.SERVER, reply.status, "upstream answered a stream request with bad JSON")
-        first_out = decoder.whole(data) if isinstance(data, dict) else decoder.error("unexpected upstream reply")
+            return Failure(
+                FailureKind.SERVER, reply.status, "upstream answered a stream request with bad JSON"
+            )
+        first_out = (
+            decoder.whole(data) if isinstance(data, dict) else decoder.error("unexpected upstream reply")
+        )
         chunks = _nothing()
     else:
         try:
@@ -81,7 +85,9 @@ async def stream(
         if decoder.error_message:
             return in_stream_failure(decoder.error_message)
     rec.ttfb_ms = (time.monotonic() - started) * 1000
-    resp = web.StreamResponse(status=200, headers={**fw._headers(account, mapped), "Cache-Control": "no-cache"})
+    resp = web.StreamResponse(
+        status=200, headers={**fw._headers(account, mapped), "Cache-Control": "no-cache"}
+    )
     resp.content_type = "text/event-stream" if fr.sse else "application/json"
     try:
         await resp.prepare(request)

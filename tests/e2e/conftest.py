@@ -36,7 +36,7 @@ LABELS = {"openai": "oa-e2e", "anthropic": "an-e2e", "gemini": "gm-e2e"}
 MODELS = {"openai": "gpt-up", "anthropic": "claude-up", "gemini": "gemini-up"}
 # What real clients ask for, mapped onto the accounts (a user with one provider's keys).
 MAPPING = {
-    "claude-sonnet-4-5*": "gemini-up",
+    "claude-sonnet-4*": "gemini-up",
     "claude-haiku-4-5*": "gpt-up",
     "gpt-5-codex": "claude-up",
     "gpt-5-mini": "gemini-up",
@@ -102,9 +102,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, fake: FakeUpstream) -> Iterator
     ).start()
     try:
         for provider, key in KEYS.items():
-            add_account(
-                server, provider, key, LABELS[provider], [MODELS[provider]], base_for(fake, provider)
-            )
+            add_account(server, provider, key, LABELS[provider], [MODELS[provider]], base_for(fake, provider))
         yield server
     finally:
         server.stop()

@@ -92,7 +92,11 @@ class Chat:
             "role": "assistant",
             "content": msg.content,
             "tool_calls": [
-                {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
                 for c in msg.tool_calls
             ],
         }
@@ -125,7 +129,9 @@ class Responses:
             done = raw.parse()
         u = done.usage
         assert u is not None, "no usage reported to the client"
-        calls = [(i.call_id, i.name, json.loads(i.arguments)) for i in done.output if i.type == "function_call"]
+        calls = [
+            (i.call_id, i.name, json.loads(i.arguments)) for i in done.output if i.type == "function_call"
+        ]
         return Turn(
             _lower(raw.headers),
             done.output_text,
@@ -143,7 +149,10 @@ class Responses:
     def answer(self, history: list[dict], turn: Turn) -> list[dict]:
         # Codex with store:false sends the whole output back, then the tool outputs.
         items = [i.model_dump(exclude_none=True) for i in turn.raw.output]
-        outputs = [{"type": "function_call_output", "call_id": cid, "output": TOOL_RESULT} for cid, _, _ in turn.calls]
+        outputs = [
+            {"type": "function_call_output", "call_id": cid, "output": TOOL_RESULT}
+            for cid, _, _ in turn.calls
+        ]
         return [*history, *items, *outputs]
 
 
@@ -160,7 +169,9 @@ class Completions:
         if stream:
             chunks = list(raw.parse())
             text = "".join(c.choices[0].text for c in chunks if c.choices)
-            finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+            finishes = [
+                c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+            ]
             u = chunks[-1].usage
             events = [*finishes, "usage" if u else "no-usage"]
         else:
@@ -182,8 +193,11 @@ class Messages:
         extra: dict[str, Any] = {}
         if tools:
             extra["tools"] = [
-                {"name": WEATHER_TOOL["name"], "description": WEATHER_TOOL["description"],
-                 "input_schema": WEATHER_TOOL["parameters"]}
+                {
+                    "name": WEATHER_TOOL["name"],
+                    "description": WEATHER_TOOL["description"],
+                    "input_schema": WEATHER_TOOL["parameters"],
+                }
             ]
         args = {"model": model, "max_tokens": 1024, "system": "Be brief.", "messages": history, **extra, **kw}
         events: list[str] = []
@@ -209,7 +223,9 @@ class Messages:
 
     def answer(self, history: list[dict], turn: Turn) -> list[dict]:
         blocks = [b.model_dump(exclude_none=True) for b in turn.raw.content]
-        results = [{"type": "tool_result", "tool_use_id": cid, "content": TOOL_RESULT} for cid, _, _ in turn.calls]
+        results = [
+            {"type": "tool_result", "tool_use_id": cid, "content": TOOL_RESULT} for cid, _, _ in turn.calls
+        ]
         return [*history, {"role": "assistant", "content": blocks}, {"role": "user", "content": results}]
 
 
@@ -223,19 +239,31 @@ class Gemini:
     def start(self, prompt: str) -> list[gtypes.Content]:
         return [gtypes.Content(role="user", parts=[gtypes.Part(text=prompt)])]
 
-    def send(self, model: str, history: list[gtypes.Content], stream: bool, tools: bool = True, **kw: Any) -> Turn:
+    def send(
+        self, model: str, history: list[gtypes.Content], stream: bool, tools: bool = True, **kw: Any
+    ) -> Turn:
         config = gtypes.GenerateContentConfig(
             system_instruction="Be brief.",
-            tools=[gtypes.Tool(function_declarations=[gtypes.FunctionDeclaration(
-                name=WEATHER_TOOL["name"],
-                description=WEATHER_TOOL["description"],
-                parameters_json_schema=WEATHER_TOOL["parameters"],
-            )])] if tools else None,
+            tools=[
+                gtypes.Tool(
+                    function_declarations=[
+                        gtypes.FunctionDeclaration(
+                            name=WEATHER_TOOL["name"],
+                            description=WEATHER_TOOL["description"],
+                            parameters_json_schema=WEATHER_TOOL["parameters"],
+                        )
+                    ]
+                )
+            ]
+            if tools
+            else None,
             automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
             **kw,
         )
         if stream:
-            pieces = list(self.client.models.generate_content_stream(model=model, contents=history, config=config))
+            pieces = list(
+                self.client.models.generate_content_stream(model=model, contents=history, config=config)
+            )
         else:
             pieces = [self.client.models.generate_content(model=model, contents=history, config=config)]
         parts = [p for r in pieces if r.candidates for p in (r.candidates[0].content.parts or [])]
@@ -246,14 +274,23 @@ class Gemini:
         return Turn(
             headers,
             "".join(p.text or "" for p in parts if not p.thought),
-            [(p.function_call.id, p.function_call.name, dict(p.function_call.args or {})) for p in parts if p.function_call],
+            [
+                (p.function_call.id, p.function_call.name, dict(p.function_call.args or {}))
+                for p in parts
+                if p.function_call
+            ],
             (
                 u.prompt_token_count or 0,
                 (u.candidates_token_count or 0) + (u.thoughts_token_count or 0),
                 u.cached_content_token_count or 0,
                 u.thoughts_token_count or 0,
             ),
-            [str(r.candidates[0].finish_reason) if r.candidates and r.candidates[0].finish_reason else "piece" for r in pieces],
+            [
+                str(r.candidates[0].finish_reason)
+                if r.candidates and r.candidates[0].finish_reason
+                else "piece"
+                for r in pieces
+            ],
             parts,
         )
 
@@ -262,11 +299,20 @@ class Gemini:
         responses = gtypes.Content(
             role="user",
             parts=[
-                gtypes.Part(function_response=gtypes.FunctionResponse(id=cid, name=name, response={"output": TOOL_RESULT}))
+                gtypes.Part(
+                    function_response=gtypes.FunctionResponse(
+                        id=cid, name=name, response={"output": TOOL_RESULT}
+                    )
+                )
                 for cid, name, _ in turn.calls
             ],
         )
         return [*history, model_turn, responses]
 
 
-DRIVERS = {"openai_chat": Chat, "openai_responses": Responses, "anthropic_messages": Messages, "gemini": Gemini}
+DRIVERS = {
+    "openai_chat": Chat,
+    "openai_responses": Responses,
+    "anthropic_messages": Messages,
+    "gemini": Gemini,
+}

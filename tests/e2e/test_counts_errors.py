@@ -37,7 +37,9 @@ def openai_client(gw) -> openai.OpenAI:
 
 
 def gemini_client(gw) -> genai.Client:
-    return genai.Client(api_key=gw.api_key, http_options=gtypes.HttpOptions(base_url=gw.base, api_version="v1beta"))
+    return genai.Client(
+        api_key=gw.api_key, http_options=gtypes.HttpOptions(base_url=gw.base, api_version="v1beta")
+    )
 
 
 def upstream_calls(up, provider: str) -> list[Any]:
@@ -50,7 +52,13 @@ def test_anthropic_count_tokens_uses_the_gemini_count_endpoint(gw, up):
         model="gemini-up",
         system="Be brief.",
         messages=[{"role": "user", "content": "Say hello."}],
-        tools=[{"name": "get_weather", "description": "Current weather", "input_schema": WEATHER_TOOL["parameters"]}],
+        tools=[
+            {
+                "name": "get_weather",
+                "description": "Current weather",
+                "input_schema": WEATHER_TOOL["parameters"],
+            }
+        ],
     )
     assert raw.parse().input_tokens == 42
     assert raw.headers["x-levity-account"] == LABELS["gemini"]
@@ -153,26 +161,69 @@ def rotation(gw, fake) -> dict[str, str]:
     return labels
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_upstream_failure_before_the_first_byte_moves_to_another_account(gw, up, rotation, stream: bool):
+ERROR_EVENTS = {  # a 200 stream whose first event is the provider's own error
+    "anthropic": 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    "gemini": 'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\r\n\r\n',
+}
+
+
+@pytest.mark.parametrize(
+    ("how", "stream"),
+    [("status", False), ("status", True), ("error_event", True)],
+    ids=["status-json", "status-stream", "event-stream"],
+)
+def test_upstream_failure_before_the_first_byte_moves_to_another_account(
+    gw, up, rotation, how: str, stream: bool
+):
     client = openai_client(gw)
-    prompt = [{"role": "user", "content": f"rotate me ({stream})"}]
+    prompt = [{"role": "user", "content": f"rotate me ({how}, {stream})"}]
     first = client.chat.completions.with_raw_response.create(model="rot-up", messages=prompt)
     bound = first.headers["x-levity-account"]  # the session now sticks to this account
     bound_key = next(k for k, label in rotation.items() if label == bound)
     other = next(label for label in rotation.values() if label != bound)
-    up.plan(bound_key, error(503, {"error": {"code": 503, "message": "The model is overloaded.", "type": "overloaded_error"}}))
+    if how == "status":
+        body = {"error": {"code": 503, "message": "The model is overloaded.", "type": "overloaded_error"}}
+        up.plan(bound_key, error(503, body))
+    else:
+        left = [1]
 
-    raw = client.chat.completions.with_raw_response.create(model="rot-up", messages=prompt, stream=stream)
+        def error_first(rec: Any, streamed: bool) -> Any:
+            if left and streamed:
+                left.pop()
+                return ERROR_EVENTS[bound.removeprefix("rot-")]
+            return responder(rec, streamed)
+
+        up.respond(bound_key, error_first)
+    try:
+        raw = client.chat.completions.with_raw_response.create(model="rot-up", messages=prompt, stream=stream)
+    finally:
+        up.respond(bound_key, responder)
     assert raw.headers["x-levity-account"] == other
     reply = raw.parse()
-    text = "".join(c.choices[0].delta.content or "" for c in reply if c.choices) if stream else reply.choices[0].message.content
+    chunks = list(reply) if stream else []
+    text = (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        if stream
+        else reply.choices[0].message.content
+    )
     assert text == TEXT
+    assert (
+        "overloaded" not in str([c.model_dump() for c in chunks]).lower()
+    )  # the client never saw the failure
     assert len([c for c in up.calls(bound_key) if ":" in c.path or "messages" in c.path]) == 2
 
 
 def test_an_upstream_client_error_is_returned_in_the_clients_shape_without_rotating(gw, up):
-    up.plan(KEYS["anthropic"], error(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens"}}))
+    up.plan(
+        KEYS["anthropic"],
+        error(
+            400,
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens"},
+            },
+        ),
+    )
     client = gemini_client(gw)
     with pytest.raises(gerrors.ClientError) as err:
         client.models.generate_content(model="claude-up", contents="hi")
@@ -198,10 +249,19 @@ def stream_call(gw, front: str, provider: str) -> tuple[str, dict[str, str], dic
             {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
         )
     if front == "anthropic_messages":
-        body = {"model": model, "max_tokens": 99, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
+        body = {
+            "model": model,
+            "max_tokens": 99,
+            "stream": True,
+            "messages": [{"role": "user", "content": "Say hello."}],
+        }
         return "/v1/messages", {"x-api-key": gw.api_key}, body
     if front == "openai_responses":
-        return "/v1/responses", {"Authorization": f"Bearer {gw.api_key}"}, {"model": model, "stream": True, "input": "Say hello."}
+        return (
+            "/v1/responses",
+            {"Authorization": f"Bearer {gw.api_key}"},
+            {"model": model, "stream": True, "input": "Say hello."},
+        )
     body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
     return "/v1/chat/completions", {"Authorization": f"Bearer {gw.api_key}"}, body
 

@@ -48,7 +48,9 @@ def upstream_tool_round_trip(provider: str, body: dict[str, Any]) -> None:
     elif provider == "anthropic":
         blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
         uses = [b for b in blocks if b["type"] == "tool_use"]
-        assert [(b["id"], b["name"], b["input"]) for b in uses] == [(call_id, "get_weather", {"city": "Lyon"})]
+        assert [(b["id"], b["name"], b["input"]) for b in uses] == [
+            (call_id, "get_weather", {"city": "Lyon"})
+        ]
         results = [b for b in blocks if b["type"] == "tool_result"]
         assert [b["tool_use_id"] for b in results] == [call_id]
         content = results[0]["content"]
@@ -97,7 +99,10 @@ def test_tool_loop(gw, up, front: str, provider: str, stream: bool) -> None:
     for call in sent:
         assert gw.api_key not in str(call.headers) and gw.api_key not in str(call.body)
         if provider == "gemini":
-            assert call.path == f"/v1beta/models/gemini-up:{'streamGenerateContent' if stream else 'generateContent'}"
+            assert (
+                call.path
+                == f"/v1beta/models/gemini-up:{'streamGenerateContent' if stream else 'generateContent'}"
+            )
             assert call.query == ({"alt": "sse"} if stream else {})
         else:
             assert call.body["model"] == model
@@ -133,7 +138,12 @@ def test_legacy_completions(gw, up, provider: str, stream: bool) -> None:
 
 
 # -- streams go out as they come in ----------------------------------------------------------------
-SLOW = [("openai_chat", "anthropic"), ("anthropic_messages", "gemini"), ("gemini", "openai"), ("openai_responses", "gemini")]
+SLOW = [
+    ("openai_chat", "anthropic"),
+    ("anthropic_messages", "gemini"),
+    ("gemini", "openai"),
+    ("openai_responses", "gemini"),
+]
 
 
 def stream_request(gw, front: str, provider: str) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -145,11 +155,20 @@ def stream_request(gw, front: str, provider: str) -> tuple[str, dict[str, str], 
             {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
         )
     if front == "anthropic_messages":
-        body = {"model": model, "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
+        body = {
+            "model": model,
+            "max_tokens": 100,
+            "stream": True,
+            "messages": [{"role": "user", "content": "Say hello."}],
+        }
         return "/v1/messages", {"x-api-key": gw.api_key, "anthropic-version": "2023-06-01"}, body
     path = "/v1/responses" if front == "openai_responses" else "/v1/chat/completions"
     body = {"model": model, "stream": True}
-    body.update({"input": "Say hello."} if front == "openai_responses" else {"messages": [{"role": "user", "content": "Say hello."}]})
+    body.update(
+        {"input": "Say hello."}
+        if front == "openai_responses"
+        else {"messages": [{"role": "user", "content": "Say hello."}]}
+    )
     return path, {"Authorization": f"Bearer {gw.api_key}"}, body
 
 
