@@ -238,6 +238,9 @@ class Forwarder:
         if plan_translation is None:
             raise GatewayError(400, f"translation from {fr.front} to {provider.wire} is not available")
         plan = plan_translation(fr.front, provider.wire, fr.body, mapped, fr.stream)
+        # Replies name the model the client asked for (an earlier pass-through attempt may have
+        # rewritten the body's model already; Gemini clients name it in the URL).
+        plan.client_model = fr.model
         if plan.local_count:
             return None, plan
         passthru = dict(fr.passthru)

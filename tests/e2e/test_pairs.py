@@ -192,3 +192,38 @@ def test_first_token_leaves_before_the_upstream_finishes(gw, up, front: str, pro
     assert first_text is not None, received
     assert total >= 0.35  # the upstream took its time...
     assert first_text < total - 0.15, (first_text, total)  # ...and the first words did not wait for it
+
+
+def test_gemini_stream_without_alt_sse_is_one_json_array(gw, up) -> None:
+    """A Gemini client that did not ask for SSE gets the JSON array its wire streams by default."""
+    r = httpx.post(
+        f"{gw.base}/v1beta/models/claude-up:streamGenerateContent",
+        headers={"x-goog-api-key": gw.api_key},
+        json={"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    pieces = r.json()
+    assert isinstance(pieces, list) and len(pieces) >= 2
+    text = "".join(p.get("text", "") for piece in pieces for p in piece["candidates"][0]["content"]["parts"])
+    assert text == TEXT
+    assert pieces[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert pieces[-1]["usageMetadata"]["promptTokenCount"] == usage_of("text")[0]
+    assert all(piece["modelVersion"] == "claude-up" for piece in pieces)
+    (call,) = up.calls(KEYS["anthropic"])
+    assert call.body["stream"] is True  # the upstream still streams; only the framing differs
+
+
+@pytest.mark.parametrize(("front", "provider"), [("anthropic_messages", "openai"), ("openai_chat", "gemini")])
+def test_an_upstream_answering_a_stream_request_with_json_still_streams_to_the_client(
+    gw, up, front: str, provider: str
+) -> None:
+    from tests.integration.fake_upstream import Action
+
+    up.plan(KEYS[provider], Action("plain"))
+    turn = DRIVERS[front](gw.base, gw.api_key).send(
+        MODELS[provider], [{"role": "user", "content": "hi"}], True, tools=False
+    )
+    assert turn.text == TEXT
+    assert turn.usage == usage_of("text")
+    assert_headers(turn.headers, provider)

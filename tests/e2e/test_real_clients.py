@@ -361,6 +361,7 @@ def test_gemini_cli_like_stream(gw, up, model: str, provider: str) -> None:
         assert all("finishReason" not in f["candidates"][0] for f in frames[:-1])
         assert frames[-1]["candidates"][0]["finishReason"] == "STOP"
         assert frames[-1]["usageMetadata"]["totalTokenCount"] > 0
+        assert {f["modelVersion"] for f in frames} == {model}  # the model the CLI asked for
         return frames
 
     frames = turn(contents)

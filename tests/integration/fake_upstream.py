@@ -416,6 +416,8 @@ class FakeUpstream:
         self, request: web.Request, rec: Received, action: Action, stream: bool
     ) -> web.StreamResponse | None:
         responder = self.responders.get(rec.key)
+        if action.kind == "plain":  # one JSON reply even when asked to stream
+            stream = False
         out = responder(rec, stream) if responder is not None else None
         if out is None:
             return None
