@@ -33,6 +33,7 @@ from .providers.base import Failure, FailureKind, Provider, UpstreamCall, Upstre
 from .routing import map_model
 from .state import GATEWAY, Gateway
 from .store.records import Attempt, RequestRecord
+from .translate import plan_translation
 from .upstream import UpstreamHttp, timeouts
 
 log = logging.getLogger("levity.forward")
@@ -62,22 +63,6 @@ class FrontRequest:
     @property
     def sse(self) -> bool:
         return self.stream and (self.front != "gemini_stream" or self.passthru.get("alt") == "sse")
-
-
-_translation: Any = None
-
-
-def plan_translation_fn() -> Any:
-    """The translation seam, imported on first use; None while that layer is not installed."""
-    global _translation
-    if _translation is None:
-        try:
-            from .translate import plan_translation  # type: ignore[attr-defined]
-        except ImportError:
-            _translation = False
-        else:
-            _translation = plan_translation
-    return _translation or None
 
 
 def header_safe(text: str) -> str:
@@ -167,13 +152,6 @@ class Forwarder:
         mapped = map_model(cfg.proxy.model_mapping, fr.model)
         rec.mapped_model = mapped
         candidates = self.pool.book.serving(mapped)
-        front_wire = FRONT_WIRE[fr.front]
-        if candidates and plan_translation_fn() is None:
-            native = [a for a in candidates if PROVIDERS[a.provider].wire in (front_wire, "mock")]
-            if not native:
-                other = PROVIDERS[candidates[0].provider].wire
-                raise GatewayError(400, f"translation from {fr.front} to {other} is not available")
-            candidates = native
         if not candidates:
             named = f"{mapped!r}" + (f" (mapped from {fr.model!r})" if mapped != fr.model else "")
             raise GatewayError(
@@ -226,7 +204,7 @@ class Forwarder:
     ) -> tuple[UpstreamCall | None, Any]:
         """The upstream call and, when the wires differ, the translation plan (no call for a
         local token count)."""
-        if provider.wire in (FRONT_WIRE[fr.front], "mock"):
+        if provider.native(account, fr.front, FRONT_WIRE[fr.front]):
             body = fr.body
             if "model" in body or not fr.front.startswith("gemini"):
                 body["model"] = mapped  # the one rewrite a pass-through makes
@@ -234,9 +212,6 @@ class Forwarder:
             if isinstance(inner, dict) and "model" in inner:
                 inner["model"] = f"models/{mapped}"
             return provider.build(account, fr.front, mapped, body, fr.stream, fr.passthru), None
-        plan_translation = plan_translation_fn()
-        if plan_translation is None:
-            raise GatewayError(400, f"translation from {fr.front} to {provider.wire} is not available")
         plan = plan_translation(fr.front, provider.wire, fr.body, mapped, fr.stream)
         # Replies name the model the client asked for (an earlier pass-through attempt may have
         # rewritten the body's model already; Gemini clients name it in the URL).

@@ -11,18 +11,22 @@ import time
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from .conftest import KEYS, LABELS, MODELS, SCENARIOS, TOOL_IDS
 from .drivers import DRIVERS, TOOL_RESULT, Completions
 
-FRONT_WIRE = {
+# The account wire each front would pass through to; every other provider is translated. The
+# `openai` provider speaks Chat Completions: Responses clients are translated to it unless the
+# account declares the Responses API (the fake upstream's loopback account does not).
+NATIVE = {
     "openai_chat": "openai",
-    "openai_responses": "openai",
+    "openai_responses": None,
     "anthropic_messages": "anthropic",
     "gemini": "gemini",
 }
-PAIRS = [(f, p) for f in FRONT_WIRE for p in ("openai", "anthropic", "gemini") if FRONT_WIRE[f] != p]
+PAIRS = [(f, p) for f in NATIVE for p in ("openai", "anthropic", "gemini") if NATIVE[f] != p]
 TEXT = "".join(SCENARIOS["text"]["text"])
 MODES = pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 
@@ -227,3 +231,23 @@ def test_an_upstream_answering_a_stream_request_with_json_still_streams_to_the_c
     assert turn.text == TEXT
     assert turn.usage == usage_of("text")
     assert_headers(turn.headers, provider)
+
+
+def test_an_openai_account_that_declares_responses_gets_them_passed_through(gw, up) -> None:
+    from tests.integration.conftest import add_account, base_for
+
+    add_account(
+        gw,
+        "openai",
+        "sk-e2e-responses-0009",
+        "oa-responses",
+        ["gpt-resp"],
+        base_for(up, "openai"),
+        options={"responses": True},
+    )
+    client = openai.OpenAI(base_url=gw.base + "/v1", api_key=gw.api_key, max_retries=0)
+    raw = client.responses.with_raw_response.create(model="gpt-resp", input="hi", stream=True)
+    assert raw.headers["x-levity-account"] == "oa-responses"
+    deltas = [e.delta for e in raw.parse() if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == "Hello from the fake upstream."  # the fake's own Responses stream
+    assert [c.path for c in up.calls("sk-e2e-responses-0009")] == ["/v1/responses"]
