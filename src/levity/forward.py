@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from . import translated
@@ -274,6 +273,14 @@ class Forwarder:
                 if fr.stream and plan is None and streamed:
                     return await self._stream(request, fr, account, mapped, reply, rec, started)
                 raw = await reply.read()
+                if plan is not None:
+                    decoded = translated.decode_whole(plan, raw)
+                    if decoded is None:  # a broken answer: another account may do better
+                        failure = Failure(
+                            FailureKind.SERVER, reply.status, "upstream reply is not a JSON object"
+                        )
+                        return await self._failed(account, mapped, failure, attempt)
+                    raw = decoded
             except UPSTREAM_ERRORS as err:
                 what = "timed out" if isinstance(err, TimeoutError) else "connection failed"
                 failure = Failure(FailureKind.TIMEOUT, None, f"{what} ({type(err).__name__})")
@@ -338,24 +345,13 @@ class Forwarder:
         started: float,
     ) -> web.StreamResponse:
         rec.ttfb_ms = (time.monotonic() - started) * 1000
-        if plan is not None:
-            try:
-                upstream_json = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                failure = Failure(FailureKind.SERVER, reply.status, "upstream reply is not JSON")
-                await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
-                raise GatewayError(502, f"account {account.label}: upstream reply is not JSON") from None
-            client = plan.decode(upstream_json)
-            usage = Usage(*plan.usage) if getattr(plan, "usage", None) else Usage()
-            body = orjson.dumps(client)
-        else:
-            usage = read_json_usage(fr.front, raw)
-            body = raw
+        # A translated reply (`raw` is already the client's JSON) carries its usage in the plan.
+        usage = Usage(*plan.usage) if plan is not None else read_json_usage(fr.front, raw)
         self._note_usage(rec, usage)
         await self.pool.succeeded(account, mapped, reply.status, usage)
         ctype = "application/json" if plan is not None else (reply.content_type or "application/json")
         return web.Response(
-            body=body, status=reply.status, content_type=ctype, headers=self._headers(account, mapped)
+            body=raw, status=reply.status, content_type=ctype, headers=self._headers(account, mapped)
         )
 
     @staticmethod

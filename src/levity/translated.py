@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("levity.forward")
 
-MAX_WHOLE_REPLY = 64 * 1024 * 1024  # an upstream answering a stream request with one JSON body
-
-
 def local_count(fw: Forwarder, account: Account, mapped: str, plan: Any, rec: RequestRecord) -> web.Response:
     """A count-tokens request on an account whose provider cannot count: the flagged estimate."""
     rec.account, rec.provider = account.label, account.provider
@@ -36,6 +33,15 @@ def local_count(fw: Forwarder, account: Account, mapped: str, plan: Any, rec: Re
     return web.Response(
         body=orjson.dumps(plan.local_result()), content_type="application/json", headers=headers
     )
+
+
+def decode_whole(plan: Any, raw: bytes) -> bytes | None:
+    """A whole upstream reply as the client's JSON bytes; None when it is not a JSON object."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return orjson.dumps(plan.decode(data)) if isinstance(data, dict) else None
 
 
 def in_stream_failure(message: str) -> Failure:
@@ -67,7 +73,7 @@ async def stream(
     if reply.content_type == "application/json":  # the upstream ignored `stream`: one JSON reply
         raw = await reply.read()
         try:
-            data = orjson.loads(raw[:MAX_WHOLE_REPLY])
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return Failure(
                 FailureKind.SERVER, reply.status, "upstream answered a stream request with bad JSON"
@@ -105,6 +111,7 @@ async def stream(
             return False
 
     broke: str | None = None
+    ours = False  # the gateway failed, not the account
     alive = await send(first_out)
     while alive:
         try:
@@ -114,7 +121,13 @@ async def stream(
         except upstream_errors as err:
             broke = f"upstream stream broke ({type(err).__name__})"
             break
-        alive = await send(decoder.feed(chunk))
+        try:
+            out = decoder.feed(chunk)
+        except Exception:  # a translation bug must end the stream in the client's wire, not cut it
+            log.exception("translating the stream from %s failed", account.label)
+            broke, ours = "the gateway could not translate the upstream stream", True
+            break
+        alive = await send(out)
     if not alive:  # the client went away: stop reading so the upstream stops generating
         reply.close()
         rec.error = "client went away during the stream"
@@ -130,8 +143,9 @@ async def stream(
     fw._note_usage(rec, usage)
     if broke is not None:
         rec.error = f"account {account.label}: {broke}"
-        failure = Failure(FailureKind.SERVER, None, broke)
-        await fw.pool.failed(account, mapped, failure, fw.gw.config.current.cooldown, time.time())
+        if not ours:
+            failure = Failure(FailureKind.SERVER, None, broke)
+            await fw.pool.failed(account, mapped, failure, fw.gw.config.current.cooldown, time.time())
         log.warning("translated stream from %s cut off: %s", account.label, broke)
     else:
         await fw.pool.succeeded(account, mapped, reply.status, usage)

@@ -143,7 +143,22 @@ def test_codex_like_responses_stream(gw, up, model: str, provider: str) -> None:
     )
     assert final.usage.output_tokens_details.reasoning_tokens == scenario["usage"][3]
 
-    first, second = upstream(up, provider)
+    if provider == "gemini":
+        # Turn 3: the reasoning item goes back with its encrypted content; Gemini gets its own
+        # thought signature back on the thought.
+        assert reasoning[0].encrypted_content
+        items += [i.model_dump(exclude_none=True) for i in final.output]
+        items.append(
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Thanks."}]}
+        )
+        turn(items)
+        third = upstream(up, provider)[2]
+        thoughts = [p for c in third.body["contents"] for p in c["parts"] if p.get("thought")]
+        assert [(t["text"], t["thoughtSignature"]) for t in thoughts] == [
+            ("".join(scenario["thinking"]), SCENARIOS["thinking"]["signature"])
+        ]
+
+    first, second = upstream(up, provider)[:2]
     if provider == "anthropic":
         assert [t["text"] for t in first.body["system"]] == [
             "You are Codex, a coding agent.",
@@ -267,7 +282,7 @@ def test_claude_code_like_messages_stream(gw, up, model: str, provider: str) -> 
     ]
     _, final = turn(messages)
     assert final.stop_reason == "end_turn"
-    first, second = upstream(up, provider)
+    first, second = upstream(up, provider)[:2]
     if provider == "gemini":
         # Gemini thinks (adaptive -> a budget) and its thought comes back as a signed thinking block.
         thinking = [b for b in final.content if b.type == "thinking"]
@@ -289,6 +304,15 @@ def test_claude_code_like_messages_stream(gw, up, model: str, provider: str) -> 
             if "functionResponse" in p
         ]
         assert [(r["name"], r["response"]) for r in responses] == [("get_weather", {"output": TOOL_RESULT})]
+        # Turn 3: Claude Code replays the thinking block; Gemini gets its own signature back.
+        messages += [
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]},
+            {"role": "user", "content": "Thanks."},
+        ]
+        turn(messages)
+        third = upstream(up, provider)[2]
+        thoughts = [p for c in third.body["contents"] for p in c["parts"] if p.get("thought")]
+        assert [t["thoughtSignature"] for t in thoughts] == [SCENARIOS["thinking"]["signature"]]
     else:
         assert "".join(b.text for b in final.content if b.type == "text") == TEXT
         assert first.body["messages"][0]["role"] == "system"
