@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("levity.forward")
 
+
 def local_count(fw: Forwarder, account: Account, mapped: str, plan: Any, rec: RequestRecord) -> web.Response:
     """A count-tokens request on an account whose provider cannot count: the flagged estimate."""
     rec.account, rec.provider = account.label, account.provider
