@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from . import translated
 from .errors import GatewayError, json_response
 from .passthrough import StreamWatcher, read_json_usage, stream_error
 from .pool.accounts import Account
@@ -34,6 +35,7 @@ from .security.client_ip import request_client_ip
 from .security.redact import REDACT_MARGIN
 from .state import GATEWAY, Gateway
 from .store.records import Attempt, BodyTap, RequestRecord
+from .translate import plan_translation
 from .upstream import UpstreamHttp, timeouts
 
 log = logging.getLogger("levity.forward")
@@ -63,22 +65,6 @@ class FrontRequest:
     @property
     def sse(self) -> bool:
         return self.stream and (self.front != "gemini_stream" or self.passthru.get("alt") == "sse")
-
-
-_translation: Any = None
-
-
-def plan_translation_fn() -> Any:
-    """The translation seam, imported on first use; None while that layer is not installed."""
-    global _translation
-    if _translation is None:
-        try:
-            from .translate import plan_translation  # type: ignore[attr-defined]
-        except ImportError:
-            _translation = False
-        else:
-            _translation = plan_translation
-    return _translation or None
 
 
 def header_safe(text: str) -> str:
@@ -175,13 +161,6 @@ class Forwarder:
         mapped = map_model(cfg.proxy.model_mapping, fr.model)
         rec.mapped_model = mapped
         candidates = self.pool.book.serving(mapped)
-        front_wire = FRONT_WIRE[fr.front]
-        if candidates and plan_translation_fn() is None:
-            native = [a for a in candidates if PROVIDERS[a.provider].wire in (front_wire, "mock")]
-            if not native:
-                other = PROVIDERS[candidates[0].provider].wire
-                raise GatewayError(400, f"translation from {fr.front} to {other} is not available")
-            candidates = native
         if not candidates:
             named = f"{mapped!r}" + (f" (mapped from {fr.model!r})" if mapped != fr.model else "")
             raise GatewayError(
@@ -231,8 +210,10 @@ class Forwarder:
     # -- one attempt -------------------------------------------------------------------------
     def _prepare(
         self, fr: FrontRequest, account: Account, provider: Provider, mapped: str
-    ) -> tuple[UpstreamCall, Any]:
-        if provider.wire in (FRONT_WIRE[fr.front], "mock"):
+    ) -> tuple[UpstreamCall | None, Any]:
+        """The upstream call and, when the wires differ, the translation plan (no call for a
+        local token count)."""
+        if provider.native(account, fr.front, FRONT_WIRE[fr.front]):
             body = fr.body
             if "model" in body or not fr.front.startswith("gemini"):
                 body["model"] = mapped  # the one rewrite a pass-through makes
@@ -240,10 +221,12 @@ class Forwarder:
             if isinstance(inner, dict) and "model" in inner:
                 inner["model"] = f"models/{mapped}"
             return provider.build(account, fr.front, mapped, body, fr.stream, fr.passthru), None
-        plan_translation = plan_translation_fn()
-        if plan_translation is None:
-            raise GatewayError(400, f"translation from {fr.front} to {provider.wire} is not available")
         plan = plan_translation(fr.front, provider.wire, fr.body, mapped, fr.stream)
+        # Replies name the model the client asked for (an earlier pass-through attempt may have
+        # rewritten the body's model already; Gemini clients name it in the URL).
+        plan.client_model = fr.model
+        if plan.local_count:
+            return None, plan
         passthru = dict(fr.passthru)
         if plan.upstream_operation == "gemini_stream":
             passthru["alt"] = "sse"
@@ -263,6 +246,8 @@ class Forwarder:
     ) -> web.StreamResponse | Failure:
         provider = PROVIDERS[account.provider]
         call, plan = self._prepare(fr, account, provider, mapped)
+        if call is None:
+            return translated.local_count(self, account, mapped, plan, rec)
         cfg = self.gw.config.current
         t0 = time.monotonic()
         attempt = Attempt(account=account.label, status=None, error="")
@@ -284,14 +269,28 @@ class Forwarder:
                         await self.pool.succeeded(account, mapped, reply.status, None)
                         return self._client_error(fr, account, mapped, reply, raw, failure, plan)
                     return await self._failed(account, mapped, failure, attempt)
+                if plan is not None and plan.upstream_stream:
+                    out = await translated.stream(
+                        self, request, fr, account, mapped, reply, plan, rec, started, UPSTREAM_ERRORS
+                    )
+                    if isinstance(out, Failure):
+                        out.message = scrub(out.message, account)
+                        return await self._failed(account, mapped, out, attempt)
+                    return out
                 # An upstream that answers a stream request with plain JSON is passed on whole
                 # (Gemini's non-SSE stream is a JSON array that arrives piece by piece).
                 streamed = reply.content_type == "text/event-stream" or fr.front == "gemini_stream"
-                if fr.stream and (plan is None or plan.upstream_stream) and (streamed or plan is not None):
-                    return await self._stream(
-                        request, fr, account, mapped, provider, reply, plan, rec, started
-                    )
+                if fr.stream and plan is None and streamed:
+                    return await self._stream(request, fr, account, mapped, reply, rec, started)
                 raw = await reply.read()
+                if plan is not None:
+                    decoded = translated.decode_whole(plan, raw)
+                    if decoded is None:  # a broken answer: another account may do better
+                        failure = Failure(
+                            FailureKind.SERVER, reply.status, "upstream reply is not a JSON object"
+                        )
+                        return await self._failed(account, mapped, failure, attempt)
+                    raw = decoded
             except UPSTREAM_ERRORS as err:
                 what = "timed out" if isinstance(err, TimeoutError) else "connection failed"
                 failure = Failure(FailureKind.TIMEOUT, None, f"{what} ({type(err).__name__})")
@@ -356,25 +355,19 @@ class Forwarder:
         started: float,
     ) -> web.StreamResponse:
         rec.ttfb_ms = (time.monotonic() - started) * 1000
-        if plan is not None:
-            try:
-                upstream_json = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                failure = Failure(FailureKind.SERVER, reply.status, "upstream reply is not JSON")
-                await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
-                raise GatewayError(502, f"account {account.label}: upstream reply is not JSON") from None
-            client = plan.decode(upstream_json)
-            usage = Usage(*plan.usage) if getattr(plan, "usage", None) else Usage()
-            body = orjson.dumps(client)
-        else:
-            usage = read_json_usage(fr.front, raw)
-            body = raw
+        # A translated reply (`raw` is already the client's JSON) carries its usage in the plan.
+        usage = Usage(*plan.usage) if plan is not None else read_json_usage(fr.front, raw)
         self._note_usage(rec, usage)
         await self.pool.succeeded(account, mapped, reply.status, usage)
         ctype = "application/json" if plan is not None else (reply.content_type or "application/json")
         return web.Response(
-            body=body, status=reply.status, content_type=ctype, headers=self._headers(account, mapped)
+            body=raw, status=reply.status, content_type=ctype, headers=self._headers(account, mapped)
         )
+
+    def body_tap(self) -> BodyTap | None:
+        """Where a streamed reply's first bytes go for the request log, when body logging is on."""
+        cfg = self.gw.config.current.monitor
+        return BodyTap(cfg.max_body_chars + REDACT_MARGIN) if cfg.log_bodies else None
 
     @staticmethod
     def _note_usage(rec: RequestRecord, usage: Usage) -> None:
@@ -386,12 +379,11 @@ class Forwarder:
         fr: FrontRequest,
         account: Account,
         mapped: str,
-        provider: Provider,
         reply: UpstreamReply,
-        plan: Any,
         rec: RequestRecord,
         started: float,
     ) -> web.StreamResponse:
+        """Same-wire stream: the upstream bytes go to the client as they arrive, untouched."""
         chunks = reply.chunks().__aiter__()
         # Nothing is sent before the first upstream byte: until then a failure can still rotate.
         try:
@@ -399,17 +391,13 @@ class Forwarder:
         except StopAsyncIteration:
             first = b""
         rec.ttfb_ms = (time.monotonic() - started) * 1000
-        decoder = plan.stream_decoder() if plan is not None else None
-        watcher = StreamWatcher(fr.front, fr.sse) if plan is None else None
-        ctype = "text/event-stream" if fr.sse else "application/json"
-        if plan is None and reply.content_type:
-            ctype = reply.content_type
+        watcher = StreamWatcher(fr.front, fr.sse)
+        ctype = reply.content_type or ("text/event-stream" if fr.sse else "application/json")
         resp = web.StreamResponse(
             status=200, headers={**self._headers(account, mapped), "Cache-Control": "no-cache"}
         )
         resp.content_type = ctype
-        monitor_cfg = self.gw.config.current.monitor
-        tap = BodyTap(monitor_cfg.max_body_chars + REDACT_MARGIN) if monitor_cfg.log_bodies else None
+        tap = self.body_tap()
         try:
             await resp.prepare(request)
         except ConnectionError:
@@ -427,15 +415,9 @@ class Forwarder:
             except ConnectionError:
                 return False
 
-        def translate(data: bytes) -> bytes:
-            if decoder is not None:
-                return decoder.feed(data)
-            assert watcher is not None
-            watcher.feed(data)
-            return data
-
         upstream_error: str | None = None
-        alive = await send(translate(first)) if first else True
+        watcher.feed(first)
+        alive = await send(first)
         while alive:
             try:
                 chunk = await chunks.__anext__()
@@ -444,36 +426,27 @@ class Forwarder:
             except UPSTREAM_ERRORS as err:
                 upstream_error = f"upstream stream broke ({type(err).__name__})"
                 break
-            alive = await send(translate(chunk))
+            watcher.feed(chunk)
+            alive = await send(chunk)
         if not alive:  # the client went away: stop reading so the upstream stops generating
             reply.close()
             rec.error = "client went away during the stream"
             await self.pool.succeeded(account, mapped, 200, None)
             return resp
-        if watcher is not None:
-            watcher.finish()
-            usage = watcher.usage
-            if upstream_error is None and not watcher.ended:
-                upstream_error = "upstream stream ended before its final event"
-        else:
-            usage = Usage(*plan.usage) if getattr(plan, "usage", None) else Usage()
+        watcher.finish()
+        usage = watcher.usage
+        if upstream_error is None and not watcher.ended:
+            upstream_error = "upstream stream ended before its final event"
         self._note_usage(rec, usage)
         if upstream_error is not None:
             message = f"account {account.label}: {upstream_error}"
             rec.error = message
             failure = Failure(FailureKind.SERVER, None, upstream_error)
             await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
-            tail = (
-                decoder.error(message)
-                if decoder is not None
-                else stream_error(fr.front, message, 502, fr.sse)
-            )
-            await send(tail)
+            await send(stream_error(fr.front, message, 502, fr.sse))
             log.warning("stream from %s cut off: %s", account.label, upstream_error)
         else:
             await self.pool.succeeded(account, mapped, reply.status, usage)
-            if decoder is not None:
-                await send(decoder.finish())
         try:
             await resp.write_eof()
         except ConnectionError:

@@ -104,19 +104,44 @@ def estimate_tokens(req: c.Request) -> int:
 
 
 class StreamDecoder:
-    """Upstream SSE bytes in, client wire bytes out, one chunk at a time."""
+    """Upstream SSE bytes in, client wire bytes out, one chunk at a time.
 
-    def __init__(self, provider: Any, encoder: Any, on_usage: Callable[[c.Usage], None]) -> None:
+    `complete` tells, once `finish()` ran, whether the upstream reached its own end: a stream
+    cut short or ended by an upstream error event was answered with the client's error event
+    and counts as a failure of the account.
+    """
+
+    def __init__(self, provider: ModuleType, encoder: Any, on_usage: Callable[[c.Usage], None]) -> None:
         self._sse = sse.SSEParser()
-        self._provider = provider
+        self._provider_module = provider
+        self._provider = provider.StreamDecoder()
         self._encoder = encoder
         self._on_usage = on_usage
+        self.finished = False  # the upstream said how the reply ended
+        self.error_message = ""  # the upstream's own in-stream error, or a malformed stream
+        self.sent = False  # some client bytes came out of this decoder
+
+    @property
+    def complete(self) -> bool:
+        return self.finished and not self.error_message
 
     def _emit(self, events: list[c.Event]) -> bytes:
         for ev in events:
             if isinstance(ev, c.Usage):
                 self._on_usage(ev)
-        return self._encoder.events(events)
+            elif isinstance(ev, c.Finish):
+                self.finished = True
+            elif isinstance(ev, c.Error):
+                self.error_message = self.error_message or ev.message
+        return self._out(self._encoder.events(events))
+
+    def _out(self, data: bytes) -> bytes:
+        self.sent = self.sent or bool(data)
+        return data
+
+    def _malformed(self, exc: Exception) -> bytes:
+        self.error_message = self.error_message or f"malformed upstream stream: {exc}"
+        return self._out(self._encoder.error(self.error_message))
 
     def feed(self, chunk: bytes) -> bytes:
         out = bytearray()
@@ -124,7 +149,7 @@ class StreamDecoder:
             for ev in self._sse.feed(chunk):
                 out += self._emit(self._provider.feed(ev))
         except (ValueError, sse.SSETooLarge) as exc:  # orjson errors are ValueErrors
-            out += self._encoder.error(f"malformed upstream stream: {exc}")
+            out += self._malformed(exc)
         return bytes(out)
 
     def finish(self) -> bytes:
@@ -134,11 +159,54 @@ class StreamDecoder:
                 out += self._emit(self._provider.feed(ev))
             out += self._emit(self._provider.close())
         except ValueError as exc:
-            out += self._encoder.error(f"malformed upstream stream: {exc}")
-        return bytes(out + self._encoder.finish())
+            out += self._malformed(exc)
+        return bytes(out + self._out(self._encoder.finish()))
+
+    def whole(self, upstream_json: dict) -> bytes:
+        """The client stream for an upstream that answered a stream request with one JSON reply."""
+        return self._emit(self._provider_module.decode_reply(upstream_json)) + self.finish()
 
     def error(self, message: str) -> bytes:
-        return self._encoder.error(message)
+        return self._out(self._encoder.error(message))
+
+
+class JsonArrayStream:
+    """A Gemini stream without `alt=sse` is one JSON array sent piece by piece: re-frame the
+    SSE the Gemini encoder writes (`data: {...}` frames, one line each) as array elements."""
+
+    def __init__(self, inner: StreamDecoder) -> None:
+        self.inner = inner
+        self._opened = False
+        self._buf = b""
+
+    def __getattr__(self, name: str) -> Any:  # complete, finished, error_message, sent
+        return getattr(self.inner, name)
+
+    def _elements(self, data: bytes, last: bool = False) -> bytes:
+        self._buf += data
+        frames = self._buf.split(b"\n\n")
+        self._buf = frames.pop()
+        out = bytearray()
+        for f in frames:
+            if not f.startswith(b"data: "):
+                continue
+            out += (b",\r\n" if self._opened else b"[") + f[6:]
+            self._opened = True
+        if last:
+            out += b"]" if self._opened else b"[]"
+        return bytes(out)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._elements(self.inner.feed(chunk))
+
+    def finish(self) -> bytes:
+        return self._elements(self.inner.finish(), last=True)
+
+    def whole(self, upstream_json: dict) -> bytes:
+        return self._elements(self.inner.whole(upstream_json), last=True)
+
+    def error(self, message: str) -> bytes:
+        return self._elements(self.inner.error(message), last=True)
 
 
 @dataclass
@@ -172,9 +240,13 @@ class TranslationPlan:
         self._set_usage(collector.reply.usage)
         return front.render_reply(collector.reply, self.request, self.client_model)
 
-    def stream_decoder(self) -> StreamDecoder:
+    def stream_decoder(self, sse_frames: bool = True) -> StreamDecoder | JsonArrayStream:
+        """`sse_frames=False`: a Gemini client that asked for the JSON-array stream (no alt=sse)."""
         encoder = FRONTS[self.front].StreamEncoder(self.request, self.client_model)
-        return StreamDecoder(PROVIDERS[self.provider_wire].StreamDecoder(), encoder, self._set_usage)
+        dec = StreamDecoder(PROVIDERS[self.provider_wire], encoder, self._set_usage)
+        if not sse_frames and FRONTS[self.front] is gemini:
+            return JsonArrayStream(dec)
+        return dec
 
     def local_result(self) -> dict:
         """The client's count reply from the chars/4 estimate (only for `local_count` plans)."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,18 @@ def key_of(headers: dict[str, str]) -> str:
 def sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return (head + "data: " + json.dumps(data) + "\n\n").encode()
+
+
+# A responder builds the reply to one request from what it received: a dict is sent as JSON, a
+# str of SSE frames is streamed frame by frame (with the action's delay between frames), None
+# falls back to the built-in reply. Tests use it to script multi-turn exchanges (tool loops).
+Responder = Callable[[Received, bool], Any]
+_SSE_FRAME = re.compile(r".*?(?:\r\n\r\n|\n\n)", re.S)
+
+
+def sse_frames(text: str) -> list[bytes]:
+    """Split an SSE body into its frames (each ends with its blank line)."""
+    return [f.encode() for f in _SSE_FRAME.findall(text)]
 
 
 WORDS = ["Hello", " from", " the", " fake", " upstream", "."]
@@ -275,6 +289,7 @@ class FakeUpstream:
         self.received: list[Received] = []
         self.scripts: dict[str, deque[Action]] = {}
         self.defaults: dict[str, Action] = {}
+        self.responders: dict[str, Responder] = {}
         self.models: list[str] = ["gpt-fake", "gpt-fake-mini"]
         # Paths of requests whose caller hung up before the answer was complete.
         self.aborted: list[str] = []
@@ -296,6 +311,11 @@ class FakeUpstream:
     def default(self, key: str, action: Action) -> None:
         with self._lock:
             self.defaults[key] = action
+
+    def respond(self, key: str, responder: Responder) -> None:
+        """Answer successful requests made with `key` by `responder` (see `Responder`)."""
+        with self._lock:
+            self.responders[key] = responder
 
     def calls(self, key: str | None = None, path_part: str = "") -> list[Received]:
         with self._lock:
@@ -392,6 +412,19 @@ class FakeUpstream:
         await resp.write_eof()
         return resp
 
+    async def _scripted(
+        self, request: web.Request, rec: Received, action: Action, stream: bool
+    ) -> web.StreamResponse | None:
+        responder = self.responders.get(rec.key)
+        if action.kind == "plain":  # one JSON reply even when asked to stream
+            stream = False
+        out = responder(rec, stream) if responder is not None else None
+        if out is None:
+            return None
+        if isinstance(out, dict | list):
+            return web.json_response(out)
+        return await self._frames(request, sse_frames(out), action)
+
     @staticmethod
     def _error(action: Action) -> web.Response:
         return web.Response(
@@ -405,6 +438,9 @@ class FakeUpstream:
         if action.kind == "error":
             return self._error(action)
         model = rec.body.get("model", "")
+        scripted = await self._scripted(request, rec, action, bool(rec.body.get("stream")))
+        if scripted is not None:
+            return scripted
         if rec.body.get("stream") and action.kind != "plain":
             return await self._frames(request, openai_frames(request.path, model, rec.body), action)
         return web.json_response(openai_whole(request.path, model))
@@ -413,6 +449,9 @@ class FakeUpstream:
         rec, action = await self._record(request)
         if action.kind == "error":
             return self._error(action)
+        scripted = await self._scripted(request, rec, action, bool(rec.body.get("stream")))
+        if scripted is not None:
+            return scripted
         if rec.body.get("stream"):
             return await self._frames(request, anthropic_frames(rec.body.get("model", "")), action)
         return web.json_response(anthropic_whole(rec.body.get("model", "")))
@@ -440,6 +479,9 @@ class FakeUpstream:
         action_name = request.match_info["tail"].rpartition(":")[2]
         if action_name == "countTokens":
             return web.json_response({"totalTokens": 42})
+        scripted = await self._scripted(request, rec, action, action_name == "streamGenerateContent")
+        if scripted is not None:
+            return scripted
         if action_name == "generateContent":
             return web.json_response(gemini_piece(TEXT, True, 6))
         pieces = [gemini_piece(w, i == len(WORDS) - 1, i + 1) for i, w in enumerate(WORDS)]

@@ -53,7 +53,16 @@ def test_openai_chat_stream_and_whole_pass_through(gateway, fake):
 
 
 def test_openai_responses_and_completions(gateway, fake):
-    add_account(gateway, "openai", "sk-upstream-openai-2222", "oa", ["gpt-fake"], base_for(fake, "openai"))
+    # This account declares the Responses API, so Responses clients pass through to it.
+    add_account(
+        gateway,
+        "openai",
+        "sk-upstream-openai-2222",
+        "oa",
+        ["gpt-fake"],
+        base_for(fake, "openai"),
+        options={"responses": True},
+    )
     client = openai.OpenAI(base_url=gateway.base + "/v1", api_key=gateway.api_key, max_retries=0)
     events = list(client.responses.create(model="gpt-fake", input="hi", stream=True))
     assert events[-1].type == "response.completed"
@@ -62,6 +71,7 @@ def test_openai_responses_and_completions(gateway, fake):
     assert whole.output_text == TEXT
     comp = client.completions.create(model="gpt-fake", prompt="say hi")
     assert comp.choices[0].text == TEXT
+    assert len(fake.calls(path_part="/v1/responses")) == 2  # passed through, not translated
 
 
 def test_model_mapping_rewrites_only_the_model_and_applies_live(gateway, fake):

@@ -185,3 +185,26 @@ def test_proxied_traffic_lands_in_the_log_and_metrics_without_keys(make_server, 
         assert key.encode() not in stored
         assert key not in rows and key not in served and key not in text
     assert rows.count("[redacted]") == 2  # the two keys pasted into the prompt
+
+
+def test_translated_stream_is_logged_with_the_body_the_client_got(make_server, fake):
+    srv = make_server(args=["--no-demo"])
+    srv.patch({"monitor": {"log_bodies": True}})
+    add_account(srv, "openai", KEY_FIRST, "oa", ["gpt-fake"], base_for(fake, "openai"))
+    claude = anthropic.Anthropic(base_url=srv.base, api_key=srv.api_key, max_retries=0)
+    with claude.messages.stream(
+        model="gpt-fake", max_tokens=50, messages=[{"role": "user", "content": "translate me"}]
+    ) as stream:
+        assert stream.get_final_text() == TEXT
+
+    (rec,) = records(srv)
+    assert (rec["protocol"], rec["provider"], rec["account"], rec["status"]) == (
+        "anthropic_messages",
+        "openai",
+        "oa",
+        200,
+    )
+    assert rec["stream"] is True and (rec["input_tokens"], rec["output_tokens"]) == (11, 6)
+    body = detail(srv, rec["id"])
+    assert "translate me" in body["request_body"]
+    assert "event: message_start" in body["response_body"] and "event: message_stop" in body["response_body"]

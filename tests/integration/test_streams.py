@@ -43,7 +43,16 @@ def test_openai_chat_stream_break_is_an_error_chunk(gateway, fake, broken):
 
 
 def test_openai_responses_stream_break_is_an_error_event(gateway, fake):
-    add_account(gateway, "openai", "sk-up-A-0000", "A", ["gpt-fake"], base_for(fake, "openai"))
+    # This account declares the Responses API, so Responses clients pass through to it.
+    add_account(
+        gateway,
+        "openai",
+        "sk-up-A-0000",
+        "A",
+        ["gpt-fake"],
+        base_for(fake, "openai"),
+        options={"responses": True},
+    )
     fake.plan("sk-up-A-0000", reset(after=2))
     r = httpx.post(
         gateway.base + "/v1/responses",

@@ -457,10 +457,14 @@ def decode_reply(data: dict) -> list[c.Event]:
 class StreamDecoder:
     def __init__(self) -> None:
         self.em = c.Emitter()
+        self.saw_call = False
 
     def feed(self, ev: sse.SSEEvent) -> list[c.Event]:
         if ev.data.startswith("[DONE]"):
-            return []
+            # [DONE] is the stream's own clean end: a server that sent no finish_reason finished too
+            if not self.em.finished:
+                self.em.finish("tool_use" if self.saw_call else "end")
+            return self.em.take()
         data = ev.json()
         em = self.em
         if not isinstance(data, dict):
@@ -484,6 +488,7 @@ class StreamDecoder:
                     call_id = tc.get("id") or c.stable_id("call_", data.get("id"), key)
                     em.tool_start(key, call_id, fn.get("name") or "")
                     em.tool_args(key, fn.get("arguments") or "")
+                    self.saw_call = True
             if choice.get("finish_reason"):
                 em.finish(STOP.get(choice["finish_reason"], "end"))  # type: ignore[arg-type]
         u = usage_from(data.get("usage"))

@@ -211,6 +211,11 @@ class Provider:
     # Events that end a healthy stream; a stream that ends without one was cut off.
     stream_end_markers: tuple[bytes, ...] = ()
 
+    def native(self, account: Account, front: str, front_wire: str) -> bool:
+        """True when `account` answers the client front `front` (of wire `front_wire`) as it is,
+        so the body passes through; otherwise the forwarder translates."""
+        return self.wire in (front_wire, "mock")
+
     def base(self, account: Account) -> str:
         return (account.base_url or self.default_base_url).rstrip("/")
 

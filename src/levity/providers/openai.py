@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -29,6 +30,7 @@ PATHS = {
     "openai_completions": "/completions",
     "openai_responses": "/responses",
 }
+OFFICIAL_HOST = "api.openai.com"
 QUOTA_CODES = frozenset(("insufficient_quota", "billing_hard_limit_reached", "billing_not_active"))
 
 
@@ -48,7 +50,25 @@ def reset_delay(headers: Mapping[str, str]) -> float | None:
     return max(chosen) if chosen else None
 
 
+def speaks_responses(account: Account) -> bool:
+    """The Responses API is OpenAI's own; compatible servers mostly speak Chat Completions only.
+
+    `options.responses` (true/false) on the account says so explicitly; unset, only the official
+    endpoint is assumed to have it. Without it, Responses clients are translated to Chat.
+    """
+    declared = account.options.get("responses")
+    if isinstance(declared, bool):
+        return declared
+    host = urlsplit(account.base_url).hostname if account.base_url else OFFICIAL_HOST
+    return host == OFFICIAL_HOST
+
+
 class OpenAIProvider(Provider):
+    def native(self, account: Account, front: str, front_wire: str) -> bool:
+        if front == "openai_responses":
+            return speaks_responses(account)
+        return front_wire == self.wire
+
     def build(
         self,
         account: Account,
