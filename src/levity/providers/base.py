@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
+from ..canonical import Usage  # one usage type for pass-through and translation
+
 if TYPE_CHECKING:
     from ..pool.accounts import Account
 
@@ -48,17 +50,6 @@ class Failure:
 
     def describe(self) -> str:
         return f"{self.kind.value}: {self.message}" if self.message else self.kind.value
-
-
-@dataclass(slots=True)
-class Usage:
-    input: int = 0
-    output: int = 0
-    cached: int = 0
-    reasoning: int = 0
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.input, self.output, self.cached, self.reasoning)
 
 
 @dataclass(slots=True)
