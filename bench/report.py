@@ -45,6 +45,7 @@ def machine_meta(args: argparse.Namespace, cores: object, now: dt.datetime) -> d
         "python": platform.python_version(),
         "aiohttp": aiohttp_version,
         "wrk": wrk,
+        "nice": args.nice,
         "argv": " ".join(sys.argv[1:]),
     }
 
@@ -105,10 +106,10 @@ class Numbers:
 
 
 def _pairs(rows: list[dict]) -> list[tuple[str, str]]:
-    seen: dict[tuple[str, str], None] = {}
-    for r in rows:
-        seen[(r["scenario"], r["target"])] = None
-    return sorted(seen, key=lambda p: p[0])  # stable: targets keep their run order within a scenario
+    """(scenario, target) in run order, grouped by scenario."""
+    order = {sc: i for i, sc in enumerate(dict.fromkeys(r["scenario"] for r in rows))}
+    pairs = dict.fromkeys((r["scenario"], r["target"]) for r in rows)
+    return sorted(pairs, key=lambda p: order[p[0]])  # stable: targets keep their run order
 
 
 def capacity_section(res: dict) -> list[str]:
@@ -222,7 +223,7 @@ def render(res: dict) -> str:
         "",
         f"{m['cpu']}; cores {m['cores']}; Python {m['python']}, aiohttp {m['aiohttp']}, {m['wrk']}. "
         f"{m['rounds']} round(s) × {m['duration_s']} s per point, medians; SSE replies have {m['chunks']} chunks; "
-        f"run took {m.get('elapsed_s', '?')} s.",
+        f"nice {m.get('nice', 0)}; run took {m.get('elapsed_s', '?')} s (`run.py {m['argv']}`).",
         "",
         "### Fake upstream alone (wrk on the other core, c=64)",
         *capacity_section(res),

@@ -63,12 +63,14 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--quiet-pct", type=float, default=20.0, help="wait for other load under this %% of a core"
     )
-    ap.add_argument("--quiet-wait", type=float, default=20.0, help="max seconds to wait for quiet (0: never)")
+    ap.add_argument("--quiet-wait", type=float, help="max seconds to wait for quiet per point (0: never)")
+    ap.add_argument("--nice", type=int, default=0, help="priority of all benchmark processes (-10: root)")
     ap.add_argument("--out", type=Path, help="results folder (default bench/results/<timestamp>)")
     args = ap.parse_args()  # fmt: skip
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or (2 if args.quick else 5)
     args.sse_requests = args.sse_requests or (60 if args.quick else 200)
+    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (5.0 if args.quick else 20.0)
     args.soak = (not args.quick) if args.soak is None else args.soak
     args.levels = [int(x) for x in args.levels.split(",")]
     return args
@@ -117,18 +119,22 @@ class Bench:
         self.targets.append(targets.start_bare(a.port_base + 1, self.fake_url, self.cores.proxy, self.out))
         self.start_levity()
 
+    def skip(self, what: str, why: object) -> None:
+        line = f"{what}: {' '.join(str(why).split())}"[:400]  # one Markdown list line
+        self.res["skipped"].append(line)
+        say(f"skipping {line}")
+
     def start_levity(self) -> None:
         a = self.args
         if a.levity == "off":
-            self.res["skipped"].append("Levity targets: turned off (--levity off)")
+            self.skip("Levity targets", "turned off (--levity off)")
             return
         src = a.levity_src if a.levity_src and a.levity_src.is_dir() else None
         reason = levity_target.unavailable_reason(a.levity_python, targets.levity_env(src, self.out))
         if reason:
             if a.levity == "on":
                 raise SystemExit(f"Levity targets requested but unavailable: {reason}")
-            self.res["skipped"].append(f"Levity targets: {reason}")
-            say(f"skipping Levity targets: {reason}")
+            self.skip("Levity targets", reason)
             return
         for i, spec in enumerate(levity_target.SPECS):
             port = a.port_base + 10 + i
@@ -138,8 +144,7 @@ class Bench:
                     spec, a.levity_python, src, port, self.fake_url, self.cores.proxy, self.out
                 )
             except (RuntimeError, OSError) as exc:
-                self.res["skipped"].append(f"{spec.name}: {exc}")
-                say(f"skipping {spec.name}: {exc}")
+                self.skip(spec.name, exc)
                 continue
             self.targets.append(t)
 
@@ -154,8 +159,7 @@ class Bench:
                     continue
                 err = targets.check(t, sc, self.bodies[(sc.name, False)].read_bytes())
                 if err:
-                    self.res["skipped"].append(f"{t.name} / {sc.name}: {err}")
-                    say(f"skipping {t.name} / {sc.name}: {err}")
+                    self.skip(f"{t.name} / {sc.name}", err)
                 else:
                     self.pairs.append((t, sc))
 
@@ -262,6 +266,7 @@ def main() -> None:
     out = args.out or BENCH_DIR / "results" / now.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     loadgen.QUIET_PCT, loadgen.QUIET_WAIT_S = args.quiet_pct, args.quiet_wait
+    procs.NICE = args.nice
     bench = Bench(args, out)
     procs.pin_self(bench.cores.load)
     t0 = time.monotonic()
