@@ -226,12 +226,14 @@ class Bench:
             if not mix or t.pid is None:
                 continue
             rec = {"rss_mb": [procs.memory_mb(procs.tree(t.pid))[0]], "requests": [0], "errors": 0}
-            done, deadline = 0, time.monotonic() + 600
+            done, rate, deadline = 0, 1000.0, time.monotonic() + 600
             for phase in (1, 2):
                 while done < phase * self.args.soak_requests and time.monotonic() < deadline:
-                    say(f"soak {t.name}: {done} requests")
-                    r = self.wrk(t, mix[(done // 10_000) % len(mix)], 16, 10)
-                    done += r["requests"]
+                    # Segments sized from the last rate so each phase ends near its request count.
+                    seconds = int(min(10, max(1, (phase * self.args.soak_requests - done) / rate)))
+                    say(f"soak {t.name}: {done} requests, next {seconds} s")
+                    r = self.wrk(t, mix[(done // 10_000) % len(mix)], 16, seconds)
+                    done, rate = done + r["requests"], max(1.0, r["rps"])
                     rec["errors"] += r["errors"]
                 rec["rss_mb"].append(procs.memory_mb(procs.tree(t.pid))[0])
                 rec["requests"].append(done)
