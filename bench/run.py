@@ -64,6 +64,7 @@ def parse_args() -> argparse.Namespace:
         "--quiet-pct", type=float, default=20.0, help="wait for other load under this %% of a core"
     )
     ap.add_argument("--quiet-wait", type=float, help="max seconds to wait for quiet per point (0: never)")
+    ap.add_argument("--quiet-budget", type=float, help="max seconds of quiet-waiting in the whole run")
     ap.add_argument("--nice", type=int, default=0, help="priority of all benchmark processes (-10: root)")
     ap.add_argument("--out", type=Path, help="results folder (default bench/results/<timestamp>)")
     args = ap.parse_args()  # fmt: skip
@@ -71,6 +72,9 @@ def parse_args() -> argparse.Namespace:
     args.duration = args.duration or (2 if args.quick else 5)
     args.sse_requests = args.sse_requests or (60 if args.quick else 200)
     args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (5.0 if args.quick else 20.0)
+    args.quiet_budget = (
+        args.quiet_budget if args.quiet_budget is not None else (15.0 if args.quick else 180.0)
+    )
     args.soak = (not args.quick) if args.soak is None else args.soak
     args.levels = [int(x) for x in args.levels.split(",")]
     return args
@@ -268,6 +272,7 @@ def main() -> None:
     out = args.out or BENCH_DIR / "results" / now.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     loadgen.QUIET_PCT, loadgen.QUIET_WAIT_S = args.quiet_pct, args.quiet_wait
+    loadgen.QUIET_BUDGET_S = args.quiet_budget
     procs.NICE = args.nice
     bench = Bench(args, out)
     procs.pin_self(bench.cores.load)
