@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, TCPConnector, web
 
@@ -43,7 +44,7 @@ def make_app(upstream: str) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[UPSTREAM] = upstream.rstrip("/")
 
-    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+    async def session_ctx(app: web.Application) -> AsyncIterator[None]:
         # auto_decompress off: bytes go through untouched, as a pass-through should.
         connector = TCPConnector(limit=512, keepalive_timeout=60)
         async with ClientSession(connector=connector, auto_decompress=False) as session:

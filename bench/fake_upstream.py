@@ -208,7 +208,9 @@ class FakeHTTP(asyncio.Protocol):
 
     async def paced(self, reply: Reply, pace: float) -> None:
         try:
-            self.transport.write(reply.head + reply.frames[0])  # type: ignore[union-attr]
+            if self.transport is None:
+                return
+            self.transport.write(reply.head + reply.frames[0])
             for frame in reply.frames[1:]:
                 await asyncio.sleep(pace)
                 if self.transport is None or self.transport.is_closing():

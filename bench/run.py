@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ class Bench:
         self.cores = procs.Cores.detect()
         self.fake_port = args.port_base
         self.fake_url = f"http://127.0.0.1:{self.fake_port}"
-        self.fake: object = None
+        self.fake: subprocess.Popen | None = None
         self.targets: list[Target] = []
         self.pairs: list[tuple[Target, Scenario]] = []
         self.bodies: dict[tuple[str, bool], Path] = {}
@@ -168,8 +169,9 @@ class Bench:
                     self.pairs.append((t, sc))
 
     # -- measurements ---------------------------------------------------------------------------
-    def watch(self, t: Target) -> loadgen.Watch:
-        return loadgen.Watch(proxy=t.pid, fake=self.fake.pid)  # type: ignore[attr-defined]
+    def watch(self, t: Target | None) -> loadgen.Watch:
+        assert self.fake is not None
+        return loadgen.Watch(proxy=t.pid if t else None, fake=self.fake.pid)
 
     def wrk(self, t: Target, sc: Scenario, conc: int, seconds: int) -> dict:
         body = self.bodies[(sc.name, False)]
@@ -187,7 +189,7 @@ class Bench:
             (gem, direct.url("/v1beta/models/bench:streamGenerateContent?alt=sse"), self.out / "gemini.json")
         )
         for sc, url, body in cases:
-            w = loadgen.Watch(proxy=None, fake=self.fake.pid)  # type: ignore[attr-defined]
+            w = self.watch(None)
             r = loadgen.wrk(url, body, direct.headers(sc.wire), 64, self.args.duration, self.cores.proxy, w)
             self.res["capacity"].append({"scenario": sc.name} | r)
 
@@ -255,7 +257,7 @@ class Bench:
             if t.proc is not None:
                 procs.stop(t.proc)
         if self.fake is not None:
-            procs.stop(self.fake)  # type: ignore[arg-type]
+            procs.stop(self.fake)
 
 
 def main() -> None:
