@@ -3,7 +3,8 @@
 A Levity target is one `levity serve` process with its own data directory, set up before start:
   1. $LEVITY_HOME/config.toml with a [proxy] table (the client key, strict auth, the port);
   2. `levity account add` once per upstream account, pointing at the fake upstream;
-  3. `python -m levity serve --port P` with LEVITY_HOME set; ready when GET /healthz answers 200.
+  3. `python -m levity serve --port P` with LEVITY_HOME set; ready when GET /healthz answers 200
+     (with the key: under auth_mode "strict" /healthz needs it too).
 Clients then send `Authorization: Bearer <API_KEY>` (plus x-api-key on the Anthropic wire).
 """
 
@@ -65,6 +66,10 @@ def prepare(
             out = (done.stdout + done.stderr).decode(errors="replace").strip()[-600:]
             raise RuntimeError(f"`{' '.join(argv[1:])}` exited {done.returncode}: {out}")
     return [python, "-m", "levity", "serve", "--port", str(port)]
+
+
+def health_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}"}
 
 
 def client_headers(wire: str) -> list[str]:

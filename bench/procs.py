@@ -153,10 +153,12 @@ def memory_mb(pids: Sequence[int]) -> tuple[float, float]:
     return rss / 1024, hwm / 1024
 
 
-def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> int | None:
+def http_status(
+    host: str, port: int, path: str, timeout: float = 1.0, headers: dict[str, str] | None = None
+) -> int | None:
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         return conn.getresponse().status
     except OSError:
         return None
@@ -165,7 +167,12 @@ def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> int | 
 
 
 def wait_ready(
-    proc: subprocess.Popen, port: int, t0: float, path: str = "/healthz", limit: float = 15.0
+    proc: subprocess.Popen,
+    port: int,
+    t0: float,
+    path: str = "/healthz",
+    limit: float = 15.0,
+    headers: dict[str, str] | None = None,
 ) -> float | None:
     """Seconds from t0 (taken just before the spawn) until GET path answers 200.
 
@@ -174,7 +181,7 @@ def wait_ready(
     while time.perf_counter() - t0 < limit:
         if proc.poll() is not None:
             return None
-        if http_status("127.0.0.1", port, path, timeout=0.5) == 200:
+        if http_status("127.0.0.1", port, path, timeout=0.5, headers=headers) == 200:
             return time.perf_counter() - t0
         time.sleep(0.005)
     return None

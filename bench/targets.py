@@ -86,7 +86,8 @@ def start_levity(
     log = work / f"{slug}.log"
     t0 = time.perf_counter()
     target.proc = procs.spawn(argv, core, log, env)
-    target.cold_start_s = procs.wait_ready(target.proc, port, t0, limit=20.0)
+    health = levity_target.health_headers()
+    target.cold_start_s = procs.wait_ready(target.proc, port, t0, limit=20.0, headers=health)
     if target.cold_start_s is None:
         procs.stop(target.proc)
         tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
