@@ -270,6 +270,10 @@ def render(res: dict) -> str:
         "### Processes",
         *process_section(res),
     ]
+    keys = res.get("fake_stats", {}).get("keys")
+    if keys:
+        seen = ", ".join(f"…{k}: {v}" for k, v in sorted(keys.items()))
+        lines += ["", f"Upstream keys seen by the fake (last 6 characters: requests): {seen}."]
     goal_rows = goals(res, n)
     if goal_rows:
         lines += ["", "### Goals", *_table(["goal", "target", "measured", "verdict"], goal_rows)]

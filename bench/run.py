@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import levity_target
@@ -246,6 +247,11 @@ class Bench:
             self.res["soak"][t.name] = rec
 
     def finish(self) -> None:
+        try:  # which upstream keys the fake saw: shows how Levity spread load over its accounts
+            with urllib.request.urlopen(f"{self.fake_url}/_stats", timeout=5) as reply:
+                self.res["fake_stats"] = json.loads(reply.read())
+        except OSError as exc:
+            self.res["fake_stats"] = {"error": str(exc)}
         for t in self.targets:
             if t.pid is None:
                 continue
