@@ -248,17 +248,20 @@ def goals(res: dict, n: Numbers) -> list[list[str]]:
 
 def render(res: dict) -> str:
     m, n = res["meta"], Numbers(res)
+    per_point = f"{m['duration_s']} s per point" + (
+        " at c=16, 1 s at other levels" if m["mode"] == "quick" else ""
+    )
     lines = [
         f"## Levity benchmark, {m['date']} ({m['mode']})",
         "",
         f"{m['cpu']}; cores {m['cores']}; Python {m['python']}, aiohttp {m['aiohttp']}, {m['wrk']}. "
-        f"{m['rounds']} round(s) × {m['duration_s']} s per point, medians; SSE replies have {m['chunks']} chunks; "
+        f"{m['rounds']} round(s), {per_point}, medians; SSE replies have {m['chunks']} chunks; "
         f"nice {m.get('nice', 0)}; run took {m.get('elapsed_s', '?')} s (`run.py {m['argv']}`).",
         "",
         "### Fake upstream alone (wrk on the other core, c=64)",
         *capacity_section(res),
         "",
-        f"### Throughput, req/s (wrk, {m['duration_s']} s per point)",
+        f"### Throughput, req/s (wrk, {per_point})",
         *throughput_section(n, m["levels"]),
         "",
         "### Latency at c=1 (wrk, request sent to end of reply; added = minus direct)",

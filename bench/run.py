@@ -1,7 +1,7 @@
 """One command for the whole benchmark: fake upstream, bare pass-through and Levity, side by side.
 
     python bench/run.py            # full: 3 rounds x 5 s per point, memory soak (~10-20 min)
-    python bench/run.py --quick    # smoke: 1 round x 2 s, no soak (under ~2 min)
+    python bench/run.py --quick    # smoke: 1 round, 2 s at c=16 and 1 s otherwise, no soak (~1-2 min)
 
 Core 0 runs the fake upstream, the load generators and this runner; core 1 runs the proxy under
 test. Every target runs in every round (interleaved), and each number is the median of the rounds.
@@ -72,7 +72,7 @@ def parse_args() -> argparse.Namespace:
     args = ap.parse_args()  # fmt: skip
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or (2 if args.quick else 5)
-    args.sse_requests = args.sse_requests or (60 if args.quick else 200)
+    args.sse_requests = args.sse_requests or (40 if args.quick else 200)
     args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (5.0 if args.quick else 20.0)
     args.quiet_budget = (
         args.quiet_budget if args.quiet_budget is not None else (15.0 if args.quick else 180.0)
@@ -191,7 +191,8 @@ class Bench:
         )
         for sc, url, body in cases:
             w = self.watch(None)
-            r = loadgen.wrk(url, body, direct.headers(sc.wire), 64, self.args.duration, self.cores.proxy, w)
+            seconds = 1 if self.args.quick else self.args.duration
+            r = loadgen.wrk(url, body, direct.headers(sc.wire), 64, seconds, self.cores.proxy, w)
             self.res["capacity"].append({"scenario": sc.name} | r)
 
     def warmup(self) -> None:
@@ -208,7 +209,9 @@ class Bench:
             for t, sc in self.pairs:
                 for conc in a.levels:
                     say(f"round {rnd + 1}/{a.rounds}: {t.name} / {sc.name} / c={conc}")
-                    r = self.wrk(t, sc, conc, a.duration)
+                    # Quick mode spends its seconds on c=16, the level the ratio goals are judged at.
+                    seconds = 1 if a.quick and conc != 16 else a.duration
+                    r = self.wrk(t, sc, conc, seconds)
                     self.res["load"].append(
                         {"target": t.name, "scenario": sc.name, "conc": conc, "round": rnd} | r
                     )
