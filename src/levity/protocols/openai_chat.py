@@ -457,10 +457,15 @@ def decode_reply(data: dict) -> list[c.Event]:
 class StreamDecoder:
     def __init__(self) -> None:
         self.em = c.Emitter()
+        self.saw_tool_call = False
 
     def feed(self, ev: sse.SSEEvent) -> list[c.Event]:
         if ev.data.startswith("[DONE]"):
-            return []
+            # `[DONE]` is the wire's own end marker: the reply is complete even when the server
+            # (many OpenAI-compatible ones do) never sent a `finish_reason`.
+            if self.em.started and not self.em.finished:
+                self.em.finish("tool_use" if self.saw_tool_call else "end")
+            return self.em.take()
         data = ev.json()
         em = self.em
         if not isinstance(data, dict):
@@ -478,6 +483,7 @@ class StreamDecoder:
             if delta.get("content"):
                 em.text(delta["content"])
             for tc in delta.get("tool_calls") or []:
+                self.saw_tool_call = True
                 key = ("call", tc.get("index", 0))
                 fn = tc.get("function") or {}
                 if tc.get("id") or not em.tool_args(key, fn.get("arguments") or ""):
