@@ -73,69 +73,34 @@ WORDS = ["Hello", " from", " the", " fake", " upstream", "."]
 TEXT = "".join(WORDS)
 
 
+def _responses_frames(model: str) -> list[bytes]:
+    """A Responses stream in the order OpenAI sends it: every item and part is announced
+    (`output_item.added`, `content_part.added`) before its deltas and closed after them;
+    Codex logs an error for a delta that arrives without an open item."""
+    events: list[dict[str, Any]] = []
+    head = {"id": "resp_1", "object": "response", "status": "in_progress", "model": model, "output": []}
+    events.append({"type": "response.created", "response": head})
+    events.append({"type": "response.in_progress", "response": head})
+    pending = {"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}
+    events.append({"type": "response.output_item.added", "output_index": 0, "item": pending})
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    empty = {"type": "output_text", "text": "", "annotations": []}
+    events.append({"type": "response.content_part.added", **where, "part": empty})
+    events += [{"type": "response.output_text.delta", **where, "delta": w} for w in WORDS]
+    part = {"type": "output_text", "text": TEXT, "annotations": []}
+    events.append({"type": "response.output_text.done", **where, "text": TEXT})
+    events.append({"type": "response.content_part.done", **where, "part": part})
+    item = {**pending, "status": "completed", "content": [part]}
+    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+    usage = {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17}
+    done = {**head, "status": "completed", "output": [item], "usage": usage}
+    events.append({"type": "response.completed", "response": done})
+    return [sse({**e, "sequence_number": i}, e["type"]) for i, e in enumerate(events)]
+
+
 def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
     if path.endswith("/responses"):
-        out = [
-            sse(
-                {
-                    "type": "response.created",
-                    "sequence_number": 0,
-                    "response": {
-                        "id": "resp_1",
-                        "object": "response",
-                        "status": "in_progress",
-                        "model": model,
-                        "output": [],
-                    },
-                },
-                "response.created",
-            )
-        ]
-        for i, w in enumerate(WORDS):
-            out.append(
-                sse(
-                    {
-                        "type": "response.output_text.delta",
-                        "sequence_number": i + 1,
-                        "item_id": "msg_1",
-                        "output_index": 0,
-                        "content_index": 0,
-                        "delta": w,
-                    },
-                    "response.output_text.delta",
-                )
-            )
-        item = {
-            "type": "message",
-            "id": "msg_1",
-            "status": "completed",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": TEXT, "annotations": []}],
-        }
-        out.append(
-            sse(
-                {"type": "response.output_item.done", "sequence_number": 20, "output_index": 0, "item": item},
-                "response.output_item.done",
-            )
-        )
-        out.append(
-            sse(
-                {
-                    "type": "response.completed",
-                    "sequence_number": 21,
-                    "response": {
-                        "id": "resp_1",
-                        "object": "response",
-                        "status": "completed",
-                        "model": model,
-                        "output": [item],
-                        "usage": {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17},
-                    },
-                },
-                "response.completed",
-            )
-        )
-        return out
+        return _responses_frames(model)
     obj = (
         "text_completion" if path.endswith("/completions") and "chat" not in path else "chat.completion.chunk"
     )
@@ -147,6 +112,13 @@ def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
             else {"index": 0, "delta": {"content": w}, "finish_reason": None}
         )
         out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [choice]}))
+    # OpenAI closes the choice in a chunk of its own: an empty delta with the finish reason.
+    last = (
+        {"index": 0, "text": "", "finish_reason": "stop"}
+        if obj == "text_completion"
+        else {"index": 0, "delta": {}, "finish_reason": "stop"}
+    )
+    out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [last]}))
     out.append(
         sse(
             {
