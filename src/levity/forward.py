@@ -27,7 +27,7 @@ from .pool.pool import Pool
 from .pool.probe import scrub
 from .pool.scheduler import session_key
 from .pool.state import Cooldown
-from .providers import FRONT_WIRE, PROVIDERS
+from .providers import FRONT_WIRE, PROVIDERS, passes_through
 from .providers.base import Failure, FailureKind, Provider, UpstreamCall, UpstreamReply, Usage
 from .routing import map_model
 from .state import GATEWAY, Gateway
@@ -166,9 +166,8 @@ class Forwarder:
         mapped = map_model(cfg.proxy.model_mapping, fr.model)
         rec.mapped_model = mapped
         candidates = self.pool.book.serving(mapped)
-        front_wire = FRONT_WIRE[fr.front]
         if candidates and plan_translation_fn() is None:
-            native = [a for a in candidates if PROVIDERS[a.provider].wire in (front_wire, "mock")]
+            native = [a for a in candidates if passes_through(fr.front, a)]
             if not native:
                 other = PROVIDERS[candidates[0].provider].wire
                 raise GatewayError(400, f"translation from {fr.front} to {other} is not available")
@@ -223,7 +222,7 @@ class Forwarder:
     def _prepare(
         self, fr: FrontRequest, account: Account, provider: Provider, mapped: str
     ) -> tuple[UpstreamCall, Any]:
-        if provider.wire in (FRONT_WIRE[fr.front], "mock"):
+        if passes_through(fr.front, account):
             body = fr.body
             if "model" in body or not fr.front.startswith("gemini"):
                 body["model"] = mapped  # the one rewrite a pass-through makes

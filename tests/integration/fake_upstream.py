@@ -248,6 +248,8 @@ class FakeUpstream:
         self.scripts: dict[str, deque[Action]] = {}
         self.defaults: dict[str, Action] = {}
         self.models: list[str] = ["gpt-fake", "gpt-fake-mini"]
+        # Keys of accounts on an OpenAI-compatible server without /v1/responses (404 there).
+        self.chat_only: set[str] = set()
         # Paths of requests whose caller hung up before the answer was complete.
         self.aborted: list[str] = []
         self.port = 0
@@ -374,6 +376,8 @@ class FakeUpstream:
 
     async def openai(self, request: web.Request) -> web.StreamResponse:
         rec, action = await self._record(request)
+        if request.path.endswith("/responses") and rec.key in self.chat_only:
+            return web.json_response({"detail": "Not Found"}, status=404)
         if action.kind == "error":
             return self._error(action)
         model = rec.body.get("model", "")
