@@ -17,15 +17,22 @@ from typing import Any
 
 from aiohttp import web
 
+from .fake_tools import anthropic_tool_frames, chat_tool_frames, gemini_tool_frames, responses_tool_frames
+
 
 @dataclass
 class Action:
-    kind: str = "ok"  # ok | error | slow | reset | end_early | plain (JSON even when asked to stream)
+    kind: str = "ok"  # ok | error | slow | reset | end_early | plain (JSON even when asked to stream) | tool
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # before answering (slow) or between stream frames
     after: int = 2  # frames sent before reset / end_early
+
+
+def tool_call(name: str, args: dict[str, Any]) -> Action:
+    """Answer a stream with one call of tool `name` (see fake_tools.py)."""
+    return Action("tool", body={"name": name, "args": args})
 
 
 def ok(delay: float = 0.0) -> Action:
@@ -381,6 +388,9 @@ class FakeUpstream:
         if action.kind == "error":
             return self._error(action)
         model = rec.body.get("model", "")
+        if action.kind == "tool":
+            build = responses_tool_frames if request.path.endswith("/responses") else chat_tool_frames
+            return await self._frames(request, build(model, **action.body), action)
         if rec.body.get("stream") and action.kind != "plain":
             return await self._frames(request, openai_frames(request.path, model, rec.body), action)
         return web.json_response(openai_whole(request.path, model))
@@ -389,6 +399,10 @@ class FakeUpstream:
         rec, action = await self._record(request)
         if action.kind == "error":
             return self._error(action)
+        if action.kind == "tool":
+            return await self._frames(
+                request, anthropic_tool_frames(rec.body.get("model", ""), **action.body), action
+            )
         if rec.body.get("stream"):
             return await self._frames(request, anthropic_frames(rec.body.get("model", "")), action)
         return web.json_response(anthropic_whole(rec.body.get("model", "")))
@@ -418,6 +432,8 @@ class FakeUpstream:
             return web.json_response({"totalTokens": 42})
         if action_name == "generateContent":
             return web.json_response(gemini_piece(TEXT, True, 6))
+        if action.kind == "tool":
+            return await self._frames(request, gemini_tool_frames(**action.body), action)
         pieces = [gemini_piece(w, i == len(WORDS) - 1, i + 1) for i, w in enumerate(WORDS)]
         if request.query.get("alt") == "sse":
             frames = [b"data: " + json.dumps(p).encode() + b"\r\n\r\n" for p in pieces]
