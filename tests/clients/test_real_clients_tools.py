@@ -126,3 +126,69 @@ def test_gemini_cli_tool_turn_on_gemini(make_server, fake, cli_home: CliHome, no
     run = drivers.gemini(cli_home, server.base, server.api_key, PROMPT, "gemini-2.5-pro")
     assert run.returncode == 0 and run.json()["response"] == TEXT, run.explain(server, fake)
     run_turn(fake, server, "gemini", "read_file", run)
+
+
+# -- signed thinking survives the round trip --------------------------------------------------------
+# Gemini 3 rejects a history whose first function call lost its thoughtSignature; Anthropic rejects
+# a tool turn with thinking on whose thinking block (and its signature) is missing. The signature
+# leaves the upstream, crosses the client's wire and must come back byte for byte.
+
+GEMINI_SIG = "Z2VtaW5pLXRob3VnaHQtc2lnbmF0dXJlLTQ4MjE="  # base64, as Gemini sends them
+ANTHROPIC_SIG = "EqQBCkYIARgCKkBanthropic-signature-4821"
+
+
+def gemini_call_signature(body: dict[str, Any], tool: str) -> str:
+    parts = [p for c in body["contents"] if c.get("role") == "model" for p in c["parts"]]
+    calls = [p for p in parts if p.get("functionCall", {}).get("name") == tool]
+    assert calls, body["contents"]
+    return calls[0].get("thoughtSignature", "")
+
+
+def anthropic_thinking_signature(body: dict[str, Any]) -> str:
+    for m in body["messages"]:
+        if m["role"] == "assistant" and isinstance(m["content"], list):
+            kinds = [b["type"] for b in m["content"]]
+            if "tool_use" in kinds:
+                assert kinds[0] == "thinking", kinds  # thinking must lead the tool turn
+                return m["content"][0]["signature"]
+    raise AssertionError("no assistant tool turn in the history")
+
+
+def test_claude_code_keeps_gemini_thought_signature(make_server, fake, cli_home: CliHome, notes: str):
+    server = gateway_for(make_server, fake, "gemini", {"claude-*": "gemini-fake"})
+    step = tool_call("Read", {"file_path": notes}, thought="I should read the file.", signature=GEMINI_SIG)
+    fake.plan(UPSTREAM_KEY["gemini"], step)
+    run = drivers.claude(cli_home, server.base, server.api_key, PROMPT, "claude-sonnet-4-5")
+    assert run.returncode == 0 and run.json()["result"] == TEXT, run.explain(server, fake)
+    body = run_turn(fake, server, "gemini", "Read", run)
+    assert gemini_call_signature(body, "Read") == GEMINI_SIG, run.explain(server, fake)
+
+
+def test_gemini_cli_keeps_anthropic_thinking_signature(make_server, fake, cli_home: CliHome, notes: str):
+    server = gateway_for(make_server, fake, "anthropic", {"gemini-*": "claude-fake"})
+    step = tool_call(
+        "read_file", {"file_path": notes}, thought="I should read the file.", signature=ANTHROPIC_SIG
+    )
+    fake.plan(UPSTREAM_KEY["anthropic"], step)
+    run = drivers.gemini(cli_home, server.base, server.api_key, PROMPT, "gemini-2.5-pro")
+    assert run.returncode == 0 and run.json()["response"] == TEXT, run.explain(server, fake)
+    body = run_turn(fake, server, "anthropic", "read_file", run)
+    # Gemini CLI keeps no thought parts in its history, so the signed thinking cannot be replayed;
+    # Anthropic then refuses a thinking request whose tool turn lacks it. The gateway must switch
+    # thinking off for such a turn, or replay the signature intact.
+    first = fake.calls(path_part="/v1/messages")[0].body
+    assert first["thinking"]["type"] == "enabled"
+    if "thinking" in body:
+        assert anthropic_thinking_signature(body) == ANTHROPIC_SIG, run.explain(server, fake)
+
+
+def test_codex_keeps_anthropic_thinking_signature(make_server, fake, cli_home: CliHome, notes: str):
+    server = gateway_for(make_server, fake, "anthropic", {"gpt-5*": "claude-fake"})
+    step = tool_call("exec_command", {"cmd": "cat notes.txt"}, thought="Read it.", signature=ANTHROPIC_SIG)
+    fake.plan(UPSTREAM_KEY["anthropic"], step)
+    run = drivers.codex(cli_home, server.base, server.api_key, PROMPT, "gpt-5.1-codex")
+    assert run.returncode == 0 and run.stdout.strip() == TEXT, run.explain(server, fake)
+    body = run_turn(fake, server, "anthropic", "exec_command", run)
+    # Codex sends the reasoning item back (encrypted content), so thinking stays on and replayed.
+    assert body["thinking"]["type"] == "enabled", run.explain(server, fake)
+    assert anthropic_thinking_signature(body) == ANTHROPIC_SIG, run.explain(server, fake)

@@ -17,7 +17,9 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return (head + "data: " + json.dumps(data) + "\n\n").encode()
 
 
-def anthropic_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[bytes]:
+def anthropic_tool_frames(
+    model: str, name: str, args: dict[str, Any], thought: str = "", signature: str = ""
+) -> list[bytes]:
     msg = {
         "id": "msg_tool_1",
         "type": "message",
@@ -28,28 +30,39 @@ def anthropic_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[b
         "stop_sequence": None,
         "usage": {"input_tokens": 11, "output_tokens": 1},
     }
-    block = {"type": "tool_use", "id": CALL_ID, "name": name, "input": {}}
-    text = json.dumps(args)
-    return [
-        _sse({"type": "message_start", "message": msg}, "message_start"),
-        _sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start"),
-        _sse(
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": ""},
-            },
-            "content_block_delta",
-        ),
-        _sse(
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": text},
-            },
-            "content_block_delta",
-        ),
-        _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+
+    def block(index: int, start: dict[str, Any], deltas: list[dict[str, Any]]) -> list[bytes]:
+        frames = [
+            _sse(
+                {"type": "content_block_start", "index": index, "content_block": start}, "content_block_start"
+            )
+        ]
+        for d in deltas:
+            frames.append(
+                _sse({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta")
+            )
+        frames.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        return frames
+
+    out = [_sse({"type": "message_start", "message": msg}, "message_start")]
+    if thought:  # extended thinking: a signed thinking block before the call
+        out += block(
+            0,
+            {"type": "thinking", "thinking": ""},
+            [
+                {"type": "thinking_delta", "thinking": thought},
+                {"type": "signature_delta", "signature": signature},
+            ],
+        )
+    out += block(
+        1 if thought else 0,
+        {"type": "tool_use", "id": CALL_ID, "name": name, "input": {}},
+        [
+            {"type": "input_json_delta", "partial_json": ""},
+            {"type": "input_json_delta", "partial_json": json.dumps(args)},
+        ],
+    )
+    out += [
         _sse(
             {
                 "type": "message_delta",
@@ -60,9 +73,10 @@ def anthropic_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[b
         ),
         _sse({"type": "message_stop"}, "message_stop"),
     ]
+    return out
 
 
-def chat_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[bytes]:
+def chat_tool_frames(model: str, name: str, args: dict[str, Any], **_: str) -> list[bytes]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return _sse(
@@ -88,7 +102,7 @@ def chat_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[bytes]
     ]
 
 
-def responses_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[bytes]:
+def responses_tool_frames(model: str, name: str, args: dict[str, Any], **_: str) -> list[bytes]:
     head = {"id": "resp_tool_1", "object": "response", "status": "in_progress", "model": model, "output": []}
     pending = {
         "type": "function_call",
@@ -125,15 +139,16 @@ def responses_tool_frames(model: str, name: str, args: dict[str, Any]) -> list[b
     return [_sse({**e, "sequence_number": i}, e["type"]) for i, e in enumerate(events)]
 
 
-def gemini_tool_frames(name: str, args: dict[str, Any]) -> list[bytes]:
+def gemini_tool_frames(
+    name: str, args: dict[str, Any], thought: str = "", signature: str = ""
+) -> list[bytes]:
+    call: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+    parts = [call]
+    if thought:  # Gemini 3: a thought summary, and the turn's signature on its first call
+        parts = [{"text": thought, "thought": True}, call]
+        call["thoughtSignature"] = signature
     piece = {
-        "candidates": [
-            {
-                "content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}}]},
-                "finishReason": "STOP",
-                "index": 0,
-            }
-        ],
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
         "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 9, "totalTokenCount": 20},
     }
     return [b"data: " + json.dumps(piece).encode() + b"\r\n\r\n"]

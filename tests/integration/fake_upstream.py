@@ -30,9 +30,10 @@ class Action:
     after: int = 2  # frames sent before reset / end_early
 
 
-def tool_call(name: str, args: dict[str, Any]) -> Action:
-    """Answer a stream with one call of tool `name` (see fake_tools.py)."""
-    return Action("tool", body={"name": name, "args": args})
+def tool_call(name: str, args: dict[str, Any], thought: str = "", signature: str = "") -> Action:
+    """Answer a stream with one call of tool `name` (see fake_tools.py), after a signed thought
+    when `thought` is given (Anthropic and Gemini wires)."""
+    return Action("tool", body={"name": name, "args": args, "thought": thought, "signature": signature})
 
 
 def ok(delay: float = 0.0) -> Action:
