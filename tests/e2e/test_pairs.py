@@ -243,7 +243,7 @@ def test_an_openai_account_that_declares_responses_gets_them_passed_through(gw, 
         "oa-responses",
         ["gpt-resp"],
         base_for(up, "openai"),
-        options={"responses": True},
+        options={"responses_api": True},
     )
     client = openai.OpenAI(base_url=gw.base + "/v1", api_key=gw.api_key, max_retries=0)
     raw = client.responses.with_raw_response.create(model="gpt-resp", input="hi", stream=True)

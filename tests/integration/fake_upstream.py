@@ -19,15 +19,23 @@ from typing import Any
 
 from aiohttp import web
 
+from .fake_tools import anthropic_tool_frames, chat_tool_frames, gemini_tool_frames, responses_tool_frames
+
 
 @dataclass
 class Action:
-    kind: str = "ok"  # ok | error | slow | reset | end_early | plain (JSON even when asked to stream)
+    kind: str = "ok"  # ok | error | slow | reset | end_early | plain (JSON even when asked to stream) | tool
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # before answering (slow) or between stream frames
     after: int = 2  # frames sent before reset / end_early
+
+
+def tool_call(name: str, args: dict[str, Any], thought: str = "", signature: str = "") -> Action:
+    """Answer a stream with one call of tool `name` (see fake_tools.py), after a signed thought
+    when `thought` is given (Anthropic and Gemini wires)."""
+    return Action("tool", body={"name": name, "args": args, "thought": thought, "signature": signature})
 
 
 def ok(delay: float = 0.0) -> Action:
@@ -87,69 +95,34 @@ WORDS = ["Hello", " from", " the", " fake", " upstream", "."]
 TEXT = "".join(WORDS)
 
 
+def _responses_frames(model: str) -> list[bytes]:
+    """A Responses stream in the order OpenAI sends it: every item and part is announced
+    (`output_item.added`, `content_part.added`) before its deltas and closed after them;
+    Codex logs an error for a delta that arrives without an open item."""
+    events: list[dict[str, Any]] = []
+    head = {"id": "resp_1", "object": "response", "status": "in_progress", "model": model, "output": []}
+    events.append({"type": "response.created", "response": head})
+    events.append({"type": "response.in_progress", "response": head})
+    pending = {"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}
+    events.append({"type": "response.output_item.added", "output_index": 0, "item": pending})
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    empty = {"type": "output_text", "text": "", "annotations": []}
+    events.append({"type": "response.content_part.added", **where, "part": empty})
+    events += [{"type": "response.output_text.delta", **where, "delta": w} for w in WORDS]
+    part = {"type": "output_text", "text": TEXT, "annotations": []}
+    events.append({"type": "response.output_text.done", **where, "text": TEXT})
+    events.append({"type": "response.content_part.done", **where, "part": part})
+    item = {**pending, "status": "completed", "content": [part]}
+    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+    usage = {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17}
+    done = {**head, "status": "completed", "output": [item], "usage": usage}
+    events.append({"type": "response.completed", "response": done})
+    return [sse({**e, "sequence_number": i}, e["type"]) for i, e in enumerate(events)]
+
+
 def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
     if path.endswith("/responses"):
-        out = [
-            sse(
-                {
-                    "type": "response.created",
-                    "sequence_number": 0,
-                    "response": {
-                        "id": "resp_1",
-                        "object": "response",
-                        "status": "in_progress",
-                        "model": model,
-                        "output": [],
-                    },
-                },
-                "response.created",
-            )
-        ]
-        for i, w in enumerate(WORDS):
-            out.append(
-                sse(
-                    {
-                        "type": "response.output_text.delta",
-                        "sequence_number": i + 1,
-                        "item_id": "msg_1",
-                        "output_index": 0,
-                        "content_index": 0,
-                        "delta": w,
-                    },
-                    "response.output_text.delta",
-                )
-            )
-        item = {
-            "type": "message",
-            "id": "msg_1",
-            "status": "completed",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": TEXT, "annotations": []}],
-        }
-        out.append(
-            sse(
-                {"type": "response.output_item.done", "sequence_number": 20, "output_index": 0, "item": item},
-                "response.output_item.done",
-            )
-        )
-        out.append(
-            sse(
-                {
-                    "type": "response.completed",
-                    "sequence_number": 21,
-                    "response": {
-                        "id": "resp_1",
-                        "object": "response",
-                        "status": "completed",
-                        "model": model,
-                        "output": [item],
-                        "usage": {"input_tokens": 11, "output_tokens": 6, "total_tokens": 17},
-                    },
-                },
-                "response.completed",
-            )
-        )
-        return out
+        return _responses_frames(model)
     obj = (
         "text_completion" if path.endswith("/completions") and "chat" not in path else "chat.completion.chunk"
     )
@@ -161,6 +134,13 @@ def openai_frames(path: str, model: str, body: dict[str, Any]) -> list[bytes]:
             else {"index": 0, "delta": {"content": w}, "finish_reason": None}
         )
         out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [choice]}))
+    # OpenAI closes the choice in a chunk of its own: an empty delta with the finish reason.
+    last = (
+        {"index": 0, "text": "", "finish_reason": "stop"}
+        if obj == "text_completion"
+        else {"index": 0, "delta": {}, "finish_reason": "stop"}
+    )
+    out.append(sse({"id": "c1", "object": obj, "created": 1, "model": model, "choices": [last]}))
     out.append(
         sse(
             {
@@ -291,6 +271,8 @@ class FakeUpstream:
         self.defaults: dict[str, Action] = {}
         self.responders: dict[str, Responder] = {}
         self.models: list[str] = ["gpt-fake", "gpt-fake-mini"]
+        # Keys of accounts on an OpenAI-compatible server without /v1/responses (404 there).
+        self.chat_only: set[str] = set()
         # Paths of requests whose caller hung up before the answer was complete.
         self.aborted: list[str] = []
         self.port = 0
@@ -435,12 +417,17 @@ class FakeUpstream:
 
     async def openai(self, request: web.Request) -> web.StreamResponse:
         rec, action = await self._record(request)
+        if request.path.endswith("/responses") and rec.key in self.chat_only:
+            return web.json_response({"detail": "Not Found"}, status=404)
         if action.kind == "error":
             return self._error(action)
         model = rec.body.get("model", "")
         scripted = await self._scripted(request, rec, action, bool(rec.body.get("stream")))
         if scripted is not None:
             return scripted
+        if action.kind == "tool":
+            build = responses_tool_frames if request.path.endswith("/responses") else chat_tool_frames
+            return await self._frames(request, build(model, **action.body), action)
         if rec.body.get("stream") and action.kind != "plain":
             return await self._frames(request, openai_frames(request.path, model, rec.body), action)
         return web.json_response(openai_whole(request.path, model))
@@ -452,6 +439,10 @@ class FakeUpstream:
         scripted = await self._scripted(request, rec, action, bool(rec.body.get("stream")))
         if scripted is not None:
             return scripted
+        if action.kind == "tool":
+            return await self._frames(
+                request, anthropic_tool_frames(rec.body.get("model", ""), **action.body), action
+            )
         if rec.body.get("stream"):
             return await self._frames(request, anthropic_frames(rec.body.get("model", "")), action)
         return web.json_response(anthropic_whole(rec.body.get("model", "")))
@@ -484,6 +475,8 @@ class FakeUpstream:
             return scripted
         if action_name == "generateContent":
             return web.json_response(gemini_piece(TEXT, True, 6))
+        if action.kind == "tool":
+            return await self._frames(request, gemini_tool_frames(**action.body), action)
         pieces = [gemini_piece(w, i == len(WORDS) - 1, i + 1) for i, w in enumerate(WORDS)]
         if request.query.get("alt") == "sse":
             frames = [b"data: " + json.dumps(p).encode() + b"\r\n\r\n" for p in pieces]

@@ -61,7 +61,7 @@ def test_openai_responses_and_completions(gateway, fake):
         "oa",
         ["gpt-fake"],
         base_for(fake, "openai"),
-        options={"responses": True},
+        options={"responses_api": True},
     )
     client = openai.OpenAI(base_url=gateway.base + "/v1", api_key=gateway.api_key, max_retries=0)
     events = list(client.responses.create(model="gpt-fake", input="hi", stream=True))

@@ -51,7 +51,7 @@ def test_openai_responses_stream_break_is_an_error_event(gateway, fake):
         "A",
         ["gpt-fake"],
         base_for(fake, "openai"),
-        options={"responses": True},
+        options={"responses_api": True},
     )
     fake.plan("sk-up-A-0000", reset(after=2))
     r = httpx.post(

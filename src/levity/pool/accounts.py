@@ -111,6 +111,14 @@ class AccountInput(BaseModel):
                 raise ValueError("must start with http:// or https:// and name a host")
         return v
 
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Checked here so a typo like "no" can't silently leave an account on the wrong wire.
+        if v is not None and "responses_api" in v and not isinstance(v["responses_api"], bool):
+            raise ValueError("responses_api must be true or false")
+        return v
+
     @field_validator("models")
     @classmethod
     def _models(cls, v: list[str] | None) -> list[str] | None:

@@ -54,6 +54,21 @@ def _media(block: dict) -> c.Part:
     )
 
 
+def _is_call_signature(p: c.Part | None) -> bool:
+    """A textless thinking block holding another wire's signature is the carrier Levity put in
+    front of a tool call (see `call_signature_block`), not thinking of its own."""
+    return isinstance(p, c.Thinking) and not p.text and bool(p.signature) and p.origin not in ("", WIRE)
+
+
+def call_signature_block(signature: str, origin: str) -> dict | None:
+    """Gemini signs a turn on its first functionCall; Anthropic's tool_use has no field for it, so
+    the signature rides in an empty thinking block just before the tool_use and goes back onto the
+    call when the client replays its history."""
+    if not signature or origin in ("", WIRE):
+        return None
+    return {"type": "thinking", "thinking": "", "signature": c.tag_signature(signature, origin, WIRE)}
+
+
 def _blocks(content: Any, role: str) -> list[c.Part]:
     if isinstance(content, str):
         return [c.Text(content)] if content else []
@@ -68,7 +83,13 @@ def _blocks(content: Any, role: str) -> list[c.Part]:
         elif kind in ("image", "document"):
             parts.append(_media(b))
         elif kind == "tool_use":
-            parts.append(c.ToolCall(b.get("id") or "", b.get("name") or "", c.dumps(b.get("input") or {})))
+            call = c.ToolCall(b.get("id") or "", b.get("name") or "", c.dumps(b.get("input") or {}))
+            carrier = parts[-1] if parts else None
+            if _is_call_signature(carrier):
+                assert isinstance(carrier, c.Thinking)
+                parts.pop()
+                call.signature, call.origin = carrier.signature, carrier.origin
+            parts.append(call)
         elif kind == "tool_result":
             inner = b.get("content")
             result = [p for p in _blocks(inner, "tool") if isinstance(p, c.Text | c.Image | c.Document)]
@@ -189,6 +210,16 @@ def _block(p: c.OutPart) -> dict:
     return {"type": "tool_use", "id": p.id, "name": p.name, "input": c.parse_args(p.text)}
 
 
+def _content(parts: list[c.OutPart]) -> list[dict]:
+    out: list[dict] = []
+    for p in parts:
+        carrier = call_signature_block(p.signature, p.origin) if p.kind == "tool_call" else None
+        if carrier:
+            out.append(carrier)
+        out.append(_block(p))
+    return out
+
+
 def render_reply(reply: c.Reply, req: c.Request, model: str) -> dict:
     fin = reply.finish
     return {
@@ -196,7 +227,7 @@ def render_reply(reply: c.Reply, req: c.Request, model: str) -> dict:
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [_block(p) for p in reply.parts],
+        "content": _content(reply.parts),
         "stop_reason": _stop_reason(fin, has_tool_calls(reply)),
         "stop_sequence": fin.stop_sequence if fin else None,
         "usage": usage_json(reply.usage),
@@ -218,6 +249,8 @@ class StreamEncoder:
         self.fin: c.Finish | None = None
         self.saw_tool = False
         self.done = False
+        # Client block index = canonical index + shift; a call-signature carrier block adds one.
+        self.shift = 0
 
     def _start(self, msg: str = "") -> bytes:
         if self.started:
@@ -246,6 +279,10 @@ class StreamEncoder:
                 self.usage = ev
             elif isinstance(ev, c.PartStart):
                 out += self._start()
+                carrier = call_signature_block(ev.signature, ev.origin) if ev.kind == "tool_call" else None
+                if carrier:
+                    out += self._carrier(ev.index + self.shift, carrier)
+                    self.shift += 1
                 self.kinds[ev.index] = ev.kind
                 self.origins[ev.index] = ev.origin
                 if ev.kind == "text":
@@ -258,7 +295,7 @@ class StreamEncoder:
                     self.saw_tool = True
                     block = {"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}}
                 out += sse.frame(
-                    {"type": "content_block_start", "index": ev.index, "content_block": block},
+                    {"type": "content_block_start", "index": ev.index + self.shift, "content_block": block},
                     "content_block_start",
                 )
             elif isinstance(ev, c.Delta):
@@ -276,7 +313,8 @@ class StreamEncoder:
                 else:
                     continue
                 out += sse.frame(
-                    {"type": "content_block_delta", "index": ev.index, "delta": delta}, "content_block_delta"
+                    {"type": "content_block_delta", "index": ev.index + self.shift, "delta": delta},
+                    "content_block_delta",
                 )
             elif isinstance(ev, c.PartStop):
                 sig = self.sigs.pop(ev.index, "")
@@ -285,17 +323,33 @@ class StreamEncoder:
                     out += sse.frame(
                         {
                             "type": "content_block_delta",
-                            "index": ev.index,
+                            "index": ev.index + self.shift,
                             "delta": {"type": "signature_delta", "signature": sig},
                         },
                         "content_block_delta",
                     )
-                out += sse.frame({"type": "content_block_stop", "index": ev.index}, "content_block_stop")
+                out += sse.frame(
+                    {"type": "content_block_stop", "index": ev.index + self.shift}, "content_block_stop"
+                )
             elif isinstance(ev, c.Finish):
                 self.fin = ev
             elif isinstance(ev, c.Error):
                 out += self.error(ev.message)
         return bytes(out)
+
+    @staticmethod
+    def _carrier(index: int, block: dict) -> bytes:
+        start = {**block, "signature": ""}
+        delta = {"type": "signature_delta", "signature": block["signature"]}
+        return (
+            sse.frame(
+                {"type": "content_block_start", "index": index, "content_block": start}, "content_block_start"
+            )
+            + sse.frame(
+                {"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"
+            )
+            + sse.frame({"type": "content_block_stop", "index": index}, "content_block_stop")
+        )
 
     def finish(self) -> bytes:
         if self.done:

@@ -482,6 +482,7 @@ class StreamDecoder:
             if delta.get("content"):
                 em.text(delta["content"])
             for tc in delta.get("tool_calls") or []:
+                self.saw_call = True
                 key = ("call", tc.get("index", 0))
                 fn = tc.get("function") or {}
                 if tc.get("id") or not em.tool_args(key, fn.get("arguments") or ""):

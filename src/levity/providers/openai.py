@@ -53,10 +53,10 @@ def reset_delay(headers: Mapping[str, str]) -> float | None:
 def speaks_responses(account: Account) -> bool:
     """The Responses API is OpenAI's own; compatible servers mostly speak Chat Completions only.
 
-    `options.responses` (true/false) on the account says so explicitly; unset, only the official
+    `options.responses_api` (true/false) on the account says so explicitly; unset, only the official
     endpoint is assumed to have it. Without it, Responses clients are translated to Chat.
     """
-    declared = account.options.get("responses")
+    declared = account.options.get("responses_api")
     if isinstance(declared, bool):
         return declared
     host = urlsplit(account.base_url).hostname if account.base_url else OFFICIAL_HOST
