@@ -113,7 +113,7 @@ def test_claude_code_tool_turn_on_anthropic(make_server, fake, cli_home: CliHome
 
 
 def test_codex_tool_turn_on_openai_responses(make_server, fake, cli_home: CliHome, notes: str):
-    server = gateway_for(make_server, fake, "openai", {"gpt-5*": "gpt-fake"})
+    server = gateway_for(make_server, fake, "openai", {"gpt-5*": "gpt-fake"}, options={"responses_api": True})
     fake.plan(UPSTREAM_KEY["openai"], tool_call("exec_command", {"cmd": "cat notes.txt"}))
     run = drivers.codex(cli_home, server.base, server.api_key, PROMPT, "gpt-5.1-codex")
     assert run.returncode == 0 and run.stdout.strip() == TEXT, run.explain(server, fake)

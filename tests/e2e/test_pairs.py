@@ -40,7 +40,7 @@ def assert_headers(headers: dict[str, str], provider: str) -> None:
     assert headers.get("x-mapped-model") == MODELS[provider], headers
 
 
-def upstream_tool_round_trip(provider: str, body: dict[str, Any]) -> None:
+def upstream_tool_round_trip(provider: str, body: dict[str, Any], front: str = "") -> None:
     """The upstream's own call id and name on both the replayed call and the tool result."""
     call_id = TOOL_IDS[provider]
     if provider == "openai":
@@ -72,10 +72,11 @@ def upstream_tool_round_trip(provider: str, body: dict[str, Any]) -> None:
         assert [r["name"] for r in results] == ["get_weather"]
         assert all(r.get("id", call_id) == call_id for r in results)
         assert TOOL_RESULT in str(results[0]["response"])
-        # A client of another wire has nowhere to keep Gemini's signature: the replayed call
-        # carries the documented placeholder so Gemini 3 accepts the history.
+        # Anthropic clients carry Gemini's call signature back in a thinking block; the other
+        # wires have nowhere to keep it, so their replayed call gets the documented placeholder.
         signed = [p for _, p in parts if "functionCall" in p]
-        assert signed[0].get("thoughtSignature") == "skip_thought_signature_validator"
+        want = "Z2VtLXNpZy10b29s" if front == "anthropic_messages" else "skip_thought_signature_validator"
+        assert signed[0].get("thoughtSignature") == want
 
 
 @MODES
@@ -112,7 +113,7 @@ def test_tool_loop(gw, up, front: str, provider: str, stream: bool) -> None:
             assert call.body["model"] == model
             assert bool(call.body.get("stream")) == stream
     # The first request carried the tool, with its schema cleaned for the target.
-    upstream_tool_round_trip(provider, sent[1].body)
+    upstream_tool_round_trip(provider, sent[1].body, front)
     if provider == "gemini":
         decl = sent[0].body["tools"][0]["functionDeclarations"][0]
         assert decl["name"] == "get_weather"
