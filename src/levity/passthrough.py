@@ -41,16 +41,29 @@ class StreamWatcher:
         if not self.sse:
             self._feed_array(chunk)
             return
-        data = self._buf + chunk
-        lines = data.split(b"\n")
-        self._buf = lines.pop()
-        if len(self._buf) > MAX_LINE:
-            self._buf, self._skipping = b"", True
-        for line in lines:
-            if self._skipping:
-                self._skipping = False
-                continue
-            self._line(line)
+        data = self._buf + chunk if self._buf else chunk
+        if self._skipping:  # the rest of an over-long line that was dropped: skip to its end
+            nl = data.find(b"\n")
+            if nl < 0:
+                self._buf = b""
+                return
+            self._skipping = False
+            data = data[nl + 1 :]
+        cut = data.rfind(b"\n")
+        block, rest = (data[:cut], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        if len(rest) > MAX_LINE:
+            rest, self._skipping = b"", True
+        self._buf = rest
+        # Most frames carry neither usage nor an end marker: one scan of the whole block
+        # instead of splitting it into lines and testing each one.
+        if block and self._worth_reading(block):
+            for line in block.split(b"\n"):
+                self._line(line)
+
+    def _worth_reading(self, block: bytes) -> bool:
+        if b"usage" in block or b"Token" in block:
+            return True
+        return not self.ended and any(m in block for m in self.markers)
 
     def _line(self, line: bytes) -> None:
         if not self.ended:
@@ -59,6 +72,9 @@ class StreamWatcher:
                     self.ended = True
                     break
         if line.startswith(b"data:") and (b"usage" in line or b"Token" in line):
+            # OpenAI sends `"usage":null` in every chunk when usage is asked for: nothing to read.
+            if b"Token" not in line and line.count(b"usage") == line.count(b'"usage":null'):
+                return
             try:
                 obj = orjson.loads(line[5:])
             except orjson.JSONDecodeError:
