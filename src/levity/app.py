@@ -8,26 +8,13 @@ from . import fronts, system
 from .admin import accounts as admin_accounts
 from .admin import api as admin_api
 from .admin import monitor_api, ui
-from .middleware import (
-    AuthMiddleware,
-    BodyLimitMiddleware,
-    ErrorMiddleware,
-    HeadProbeMiddleware,
-    PreflightMiddleware,
-    add_cors_headers,
-)
+from .middleware import add_cors_headers, gateway_middleware
 from .state import GATEWAY, Gateway
 
 
 def create_app(gateway: Gateway) -> web.Application:
     app = web.Application(
-        middlewares=[
-            ErrorMiddleware(),
-            PreflightMiddleware(),
-            AuthMiddleware(),
-            BodyLimitMiddleware(),
-            HeadProbeMiddleware(),
-        ],
+        middlewares=[gateway_middleware()],
         client_max_size=gateway.config.current.proxy.max_body_bytes,
         handler_args={"max_field_size": 65536},
     )

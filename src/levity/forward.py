@@ -9,6 +9,7 @@ they arrive; other pairs go through the translation seam (`levity.translate`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -67,6 +68,7 @@ class FrontRequest:
         return self.stream and (self.front != "gemini_stream" or self.passthru.get("alt") == "sse")
 
 
+@functools.lru_cache(maxsize=1024)  # account labels and model names: a handful, asked on every reply
 def header_safe(text: str) -> str:
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:200]
 
@@ -189,7 +191,11 @@ class Forwarder:
         return await self._exhausted(fr, mapped, candidates, last)
 
     async def _exhausted(
-        self, fr: FrontRequest, mapped: str, candidates: list[Account], last: tuple[Account, Failure] | None
+        self,
+        fr: FrontRequest,
+        mapped: str,
+        candidates: tuple[Account, ...],
+        last: tuple[Account, Failure] | None,
     ) -> web.StreamResponse:
         now = time.time()
         cooling = await self.pool.state.active_cooldowns([a.id for a in candidates], mapped, now)

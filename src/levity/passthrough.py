@@ -41,16 +41,43 @@ class StreamWatcher:
         if not self.sse:
             self._feed_array(chunk)
             return
-        data = self._buf + chunk
-        lines = data.split(b"\n")
-        self._buf = lines.pop()
-        if len(self._buf) > MAX_LINE:
-            self._buf, self._skipping = b"", True
-        for line in lines:
-            if self._skipping:
-                self._skipping = False
-                continue
-            self._line(line)
+        data = self._buf + chunk if self._buf else chunk
+        if self._skipping:  # the rest of an over-long line that was dropped: skip to its end
+            nl = data.find(b"\n")
+            if nl < 0:
+                self._buf = b""
+                return
+            self._skipping = False
+            data = data[nl + 1 :]
+        cut = data.rfind(b"\n")
+        block, rest = (data[:cut], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        if len(rest) > MAX_LINE:
+            rest, self._skipping = b"", True
+        self._buf = rest
+        if block:
+            self._scan(block)
+
+    def _scan(self, block: bytes) -> None:
+        """Whole lines at once: what `_line` does for each, with the searching done in C.
+
+        No end marker holds a newline, so one found in the block lies within one line; only
+        the `data:` lines that mention usage are picked out and parsed.
+        """
+        if not self.ended and any(m in block for m in self.markers):
+            self.ended = True
+        at = 0
+        while True:  # each line that mentions usage, in order
+            hits = [i for i in (block.find(b"usage", at), block.find(b"Token", at)) if i >= 0]
+            if not hits:
+                return
+            hit = min(hits)
+            start = block.rfind(b"\n", 0, hit) + 1
+            end = block.find(b"\n", hit)
+            end = len(block) if end < 0 else end
+            line = block[start:end]
+            if line.startswith(b"data:"):
+                self._read_usage(line)
+            at = end + 1
 
     def _line(self, line: bytes) -> None:
         if not self.ended:
@@ -59,12 +86,18 @@ class StreamWatcher:
                     self.ended = True
                     break
         if line.startswith(b"data:") and (b"usage" in line or b"Token" in line):
-            try:
-                obj = orjson.loads(line[5:])
-            except orjson.JSONDecodeError:
-                return
-            if isinstance(obj, dict):
-                self.wire.read_usage(obj, self.usage)
+            self._read_usage(line)
+
+    def _read_usage(self, line: bytes) -> None:
+        # OpenAI sends `"usage":null` in every chunk when usage is asked for: nothing to read.
+        if b"Token" not in line and line.count(b"usage") == line.count(b'"usage":null'):
+            return
+        try:
+            obj = orjson.loads(line[5:])
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(obj, dict):
+            self.wire.read_usage(obj, self.usage)
 
     def _feed_array(self, chunk: bytes) -> None:
         """Gemini's streaming JSON array (no alt=sse): keep a tail, read counts at the end."""

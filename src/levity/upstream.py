@@ -8,6 +8,7 @@ after the requests that use it had time to finish.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import aiohttp
@@ -40,7 +41,13 @@ def make_session(proxy_url: str) -> aiohttp.ClientSession:
 
 
 def timeouts(proxy: ProxyConfig) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, connect=proxy.connect_timeout, sock_read=proxy.read_timeout)
+    return _timeouts(proxy.connect_timeout, proxy.read_timeout)
+
+
+@functools.lru_cache(maxsize=8)
+def _timeouts(connect: float, read: float) -> aiohttp.ClientTimeout:
+    # ClientTimeout is frozen: one per setting, not one per request.
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
 
 
 class UpstreamHttp:

@@ -1,6 +1,6 @@
 """The admin API, first part: config read/patch and key regeneration.
 
-Every route here sits behind AuthMiddleware's admin rule (admin_password, else api_key).
+Every route here sits behind AuthRule's admin rule (admin_password, else api_key).
 """
 
 from __future__ import annotations

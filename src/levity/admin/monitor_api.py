@@ -1,6 +1,6 @@
 """The monitor's admin API: the request log, one record, the live tail (SSE), stats, `/metrics`.
 
-All routes sit behind AuthMiddleware's admin rule (`/api/...` and `/metrics`).
+All routes sit behind AuthRule's admin rule (`/api/...` and `/metrics`).
 """
 
 from __future__ import annotations

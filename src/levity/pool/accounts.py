@@ -138,6 +138,9 @@ def new_account_id() -> str:
     return "acc_" + secrets.token_hex(4)
 
 
+SERVING_CACHE = 1024
+
+
 class AccountBook:
     """The live accounts, loaded from the database and swapped whole on every change."""
 
@@ -147,6 +150,8 @@ class AccountBook:
         self._extra: tuple[Account, ...] = ()  # ephemeral (demo) accounts
         self._seen_version: int | None = None
         self._listeners: list[Any] = []
+        # model -> the accounts serving it, for this `accounts` tuple (swapped whole, never edited).
+        self._serving: dict[str, tuple[Account, ...]] = {}
 
     def add_listener(self, fn: Any) -> None:
         """fn(old: dict[id, Account], new: dict[id, Account]) after every swap."""
@@ -159,6 +164,7 @@ class AccountBook:
     def _swap(self, new: tuple[Account, ...]) -> None:
         old = {a.id: a for a in self.accounts}
         self.accounts = new
+        self._serving = {}
         new_map = {a.id: a for a in new}
         for fn in self._listeners:
             try:
@@ -201,5 +207,11 @@ class AccountBook:
         """By id, else by label (fixed_account and the CLI accept either)."""
         return self.get(ref) or next((a for a in self.accounts if a.label == ref), None)
 
-    def serving(self, model: str) -> list[Account]:
-        return [a for a in self.accounts if a.enabled and a.serves(model)]
+    def serving(self, model: str) -> tuple[Account, ...]:
+        hit = self._serving.get(model)
+        if hit is None:
+            hit = tuple(a for a in self.accounts if a.enabled and a.serves(model))
+            if len(self._serving) >= SERVING_CACHE:  # model names come from clients: stay bounded
+                self._serving.clear()
+            self._serving[model] = hit
+        return hit

@@ -12,7 +12,7 @@ Modes (`proxy.scheduling.mode`):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,7 @@ class Scheduler:
 
     async def choose(
         self,
-        candidates: list[Account],
+        candidates: Sequence[Account],
         model: str,
         session: str | None,
         tried: set[str],

@@ -39,26 +39,21 @@ class SSEParser:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = False
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            # A chunk that ends in \r has ended its line; a \n opening the next one belongs to it.
+            self._pending_cr = buf.endswith(b"\r")
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         out: list[SSEEvent] = []
-        start = 0
-        n = len(buf)
-        while start < n:
-            i_n = buf.find(b"\n", start)
-            i_r = buf.find(b"\r", start, i_n if i_n >= 0 else n)
-            if i_r >= 0:
-                end, nxt = i_r, i_r + 1
-                if nxt < n and buf[nxt : nxt + 1] == b"\n":
-                    nxt += 1
-                elif nxt == n:
-                    self._pending_cr = True
-            elif i_n >= 0:
-                end, nxt = i_n, i_n + 1
-            else:
-                break
-            self._line(buf[start:end].decode("utf-8", "replace"), out)
-            start = nxt
-        self._buf = buf[start:]
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            # Split and decode the complete lines in one go (a \n byte is never inside a UTF-8
+            # sequence, so this decodes exactly as line by line would).
+            self._buf = buf[cut + 1 :]
+            for line in buf[:cut].decode("utf-8", "replace").split("\n"):
+                self._line(line, out)
+        else:
+            self._buf = buf
         if len(self._buf) + self._size > self._max:
             raise SSETooLarge("stream event too large")
         return out

@@ -9,6 +9,7 @@ upstream itself asks for.
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -70,7 +71,7 @@ class UpstreamReply:
     status: int
     headers: Mapping[str, str]
 
-    @property
+    @functools.cached_property
     def content_type(self) -> str:
         return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
@@ -90,9 +91,9 @@ class HttpReply(UpstreamReply):
         self.status = resp.status
         self.headers = resp.headers
 
-    async def chunks(self) -> AsyncIterator[bytes]:  # type: ignore[override]
-        async for chunk in self._resp.content.iter_any():
-            yield chunk
+    def chunks(self) -> AsyncIterator[bytes]:
+        # aiohttp's own iterator: no async-generator frame to resume per chunk.
+        return self._resp.content.iter_any()
 
     async def read(self) -> bytes:
         return await self._resp.read()
