@@ -389,7 +389,13 @@ class Forwarder:
         rec: RequestRecord,
         started: float,
     ) -> web.StreamResponse:
-        """Same-wire stream: the upstream bytes go to the client as they arrive, untouched."""
+        """Same-wire stream: the upstream bytes go to the client as they arrive, untouched.
+
+        When the upstream body is known to be complete (`reply.at_eof()` after a chunk), that
+        chunk goes out together with the end of the reply: a stream that arrived whole before
+        the headers left is answered with a Content-Length, and the last chunk of a longer one
+        shares its write with the chunked terminator. Same bytes, fewer writes and syscalls.
+        """
         chunks = reply.chunks().__aiter__()
         # Nothing is sent before the first upstream byte: until then a failure can still rotate.
         try:
@@ -399,67 +405,86 @@ class Forwarder:
         rec.ttfb_ms = (time.monotonic() - started) * 1000
         watcher = StreamWatcher(fr.front, fr.sse)
         ctype = reply.content_type or ("text/event-stream" if fr.sse else "application/json")
-        resp = web.StreamResponse(
-            status=200, headers={**self._headers(account, mapped), "Cache-Control": "no-cache"}
-        )
-        resp.content_type = ctype
+        headers = {**self._headers(account, mapped), "Cache-Control": "no-cache"}
         tap = self.body_tap()
+        watcher.feed(first)
+        if reply.at_eof():  # the whole stream is here already: one reply with a Content-Length
+            body = first + await self._stream_end(fr, account, mapped, reply, rec, watcher, None)
+            if tap is not None:
+                tap.add(body)
+                rec.response_body = tap.text()
+            return web.Response(body=body, status=200, content_type=ctype, headers=headers)
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.content_type = ctype
         try:
             await resp.prepare(request)
         except ConnectionError:
             rec.error = "client went away before the stream started"
             return resp
 
-        async def send(data: bytes) -> bool:
-            if not data:
-                return True
-            if tap is not None:
-                tap.add(data)
-            try:
-                await resp.write(data)
-                return True
-            except ConnectionError:
-                return False
-
         upstream_error: str | None = None
-        watcher.feed(first)
-        alive = await send(first)
-        while alive:
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                break
-            except UPSTREAM_ERRORS as err:
-                upstream_error = f"upstream stream broke ({type(err).__name__})"
-                break
-            watcher.feed(chunk)
-            alive = await send(chunk)
-        if not alive:  # the client went away: stop reading so the upstream stops generating
+        last = b""  # a chunk after which the upstream body is complete: sent with the end
+        chunk = first
+        try:
+            while True:
+                if chunk:
+                    if tap is not None:
+                        tap.add(chunk)
+                    await resp.write(chunk)
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except UPSTREAM_ERRORS as err:
+                    upstream_error = f"upstream stream broke ({type(err).__name__})"
+                    break
+                watcher.feed(chunk)
+                if reply.at_eof():
+                    last = chunk
+                    break
+        except ConnectionError:  # the client went away: stop reading so the upstream stops generating
             reply.close()
             rec.error = "client went away during the stream"
             await self.pool.succeeded(account, mapped, 200, None)
             return resp
+        tail = last + await self._stream_end(fr, account, mapped, reply, rec, watcher, upstream_error)
+        if tap is not None:
+            tap.add(tail)
+        try:
+            await resp.write_eof(tail)
+        except ConnectionError:
+            if last:
+                rec.error = "client went away during the stream"
+        if tap is not None:
+            rec.response_body = tap.text()
+        return resp
+
+    async def _stream_end(
+        self,
+        fr: FrontRequest,
+        account: Account,
+        mapped: str,
+        reply: UpstreamReply,
+        rec: RequestRecord,
+        watcher: StreamWatcher,
+        upstream_error: str | None,
+    ) -> bytes:
+        """Usage and the account's outcome once the upstream stream is over; the bytes that end a
+        broken stream in the client's wire (empty for a healthy one)."""
         watcher.finish()
         usage = watcher.usage
         if upstream_error is None and not watcher.ended:
             upstream_error = "upstream stream ended before its final event"
         self._note_usage(rec, usage)
-        if upstream_error is not None:
-            message = f"account {account.label}: {upstream_error}"
-            rec.error = message
-            failure = Failure(FailureKind.SERVER, None, upstream_error)
-            await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
-            await send(stream_error(fr.front, message, 502, fr.sse))
-            log.warning("stream from %s cut off: %s", account.label, upstream_error)
-        else:
+        if upstream_error is None:
             await self.pool.succeeded(account, mapped, reply.status, usage)
-        try:
-            await resp.write_eof()
-        except ConnectionError:
-            pass
-        if tap is not None:
-            rec.response_body = tap.text()
-        return resp
+            return b""
+        message = f"account {account.label}: {upstream_error}"
+        rec.error = message
+        failure = Failure(FailureKind.SERVER, None, upstream_error)
+        await self.pool.failed(account, mapped, failure, self.gw.config.current.cooldown, time.time())
+        log.warning("stream from %s cut off: %s", account.label, upstream_error)
+        return stream_error(fr.front, message, 502, fr.sse)
 
 
 def forwarder(request: web.Request) -> Forwarder:

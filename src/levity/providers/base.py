@@ -81,6 +81,10 @@ class UpstreamReply:
     async def read(self) -> bytes:
         return b"".join([c async for c in self.chunks()])
 
+    def at_eof(self) -> bool:
+        """True when every body byte has been handed out: the chunk just read was the last."""
+        return False
+
     def close(self) -> None:
         pass
 
@@ -97,6 +101,9 @@ class HttpReply(UpstreamReply):
 
     async def read(self) -> bytes:
         return await self._resp.read()
+
+    def at_eof(self) -> bool:
+        return self._resp.content.at_eof()
 
     def close(self) -> None:
         self._resp.close()
