@@ -62,6 +62,19 @@ def _line(a: Account) -> str:
     return f"{a.id}  {a.label}  [{a.provider}, {state}, weight {a.weight:g}]  key {a.key_hint or '-'}  {base}  models: {models or '-'}"
 
 
+def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.ClickException(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
 @click.group("account")
 def account() -> None:
     """Add, list, test, enable, disable or remove upstream accounts."""
@@ -74,6 +87,13 @@ def account() -> None:
 @click.option("--label", default=None, help="A name to recognise the account by.")
 @click.option("--models", default=None, help="Comma-separated model ids or * patterns (default: discovered).")
 @click.option("--weight", type=float, default=None, help="Share of new sessions relative to other accounts.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An account option, e.g. responses_api=true (VALUE is read as JSON when it parses).",
+)
 def account_add(
     provider: str,
     api_key: str,
@@ -81,6 +101,7 @@ def account_add(
     label: str | None,
     models: str | None,
     weight: float | None,
+    options: tuple[str, ...],
 ) -> None:
     """Add an account; its models are discovered from the upstream when --models is not given."""
     if api_key == "-":
@@ -93,6 +114,7 @@ def account_add(
             label=label,
             models=[m for m in models.split(",")] if models else None,
             weight=weight,
+            options=_parse_options(options) or None,
         )
     except ValidationError as err:
         raise click.ClickException(validation_message(err)) from None

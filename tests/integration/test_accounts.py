@@ -231,3 +231,45 @@ def test_demo_model_answers_every_wire(make_server):
         assert accounts[0]["provider"] == "mock" and "demo" in accounts[0]["label"]
         assert c.delete("/api/accounts/demo").status_code == 409
         assert c.post("/api/accounts/demo/test").json()["ok"] is True
+
+
+def test_cli_account_options(gateway, fake):
+    def add(*extra: str):
+        return gateway.cli(
+            "account",
+            "add",
+            "--provider",
+            "openai",
+            "--key",
+            "sk-opt-key-9876",
+            "--base-url",
+            fake.url + "/v1",
+            "--models",
+            "gpt-fake",
+            *extra,
+        )
+
+    assert "expected KEY=VALUE" in add("--label", "bad1", "--option", "novalue").stderr
+    bad = add("--label", "bad2", "--option", "responses_api=maybe")
+    assert bad.returncode != 0 and "responses_api must be true or false" in bad.stderr
+    ok_run = add("--label", "resp", "--option", "responses_api=true")
+    assert ok_run.returncode == 0, ok_run.stderr
+    listed = json.loads(gateway.cli("account", "list", "--json").stdout)
+    assert [a["options"] for a in listed if a["label"] == "resp"] == [{"responses_api": True}]
+    # The declared option makes a Responses request pass through to the upstream's /v1/responses.
+    r = wait_until(
+        lambda: (
+            (
+                resp := httpx.post(
+                    gateway.base + "/v1/responses",
+                    headers={"Authorization": f"Bearer {gateway.api_key}"},
+                    json={"model": "gpt-fake", "input": "hi"},
+                    timeout=20,
+                )
+            ).status_code
+            == 200
+            and resp
+        )
+    )
+    assert r.headers["x-levity-account"] == "resp"
+    assert fake.calls(path_part="/v1/responses")
