@@ -115,3 +115,30 @@ def up(gw: LevityServer, fake: FakeUpstream) -> Iterator[FakeUpstream]:
     yield fake
     with gw.admin() as admin:
         assert admin.post("/api/accounts/cooldowns/clear").status_code == 200
+
+
+# One small streamed request per client front, used by the stream timing and breakage tests.
+def stream_request(gw, front: str, provider: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    model = MODELS[provider]
+    if front == "gemini":
+        return (
+            f"/v1beta/models/{model}:streamGenerateContent?alt=sse",
+            {"x-goog-api-key": gw.api_key},
+            {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
+        )
+    if front == "anthropic_messages":
+        body = {
+            "model": model,
+            "max_tokens": 100,
+            "stream": True,
+            "messages": [{"role": "user", "content": "Say hello."}],
+        }
+        return "/v1/messages", {"x-api-key": gw.api_key, "anthropic-version": "2023-06-01"}, body
+    path = "/v1/responses" if front == "openai_responses" else "/v1/chat/completions"
+    body = {"model": model, "stream": True}
+    body.update(
+        {"input": "Say hello."}
+        if front == "openai_responses"
+        else {"messages": [{"role": "user", "content": "Say hello."}]}
+    )
+    return path, {"Authorization": f"Bearer {gw.api_key}"}, body

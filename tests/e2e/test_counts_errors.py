@@ -21,7 +21,7 @@ from google.genai import types as gtypes
 from tests.integration.conftest import add_account, base_for
 from tests.integration.fake_upstream import end_early, error, reset
 
-from .conftest import KEYS, LABELS, MODELS, SCENARIOS, responder
+from .conftest import KEYS, LABELS, SCENARIOS, responder, stream_request
 from .drivers import WEATHER_TOOL
 
 TEXT = "".join(SCENARIOS["text"]["text"])
@@ -240,32 +240,6 @@ STREAM_CASES = [
 ]
 
 
-def stream_call(gw, front: str, provider: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    model = MODELS[provider]
-    if front == "gemini":
-        return (
-            f"/v1beta/models/{model}:streamGenerateContent?alt=sse",
-            {"x-goog-api-key": gw.api_key},
-            {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
-        )
-    if front == "anthropic_messages":
-        body = {
-            "model": model,
-            "max_tokens": 99,
-            "stream": True,
-            "messages": [{"role": "user", "content": "Say hello."}],
-        }
-        return "/v1/messages", {"x-api-key": gw.api_key}, body
-    if front == "openai_responses":
-        return (
-            "/v1/responses",
-            {"Authorization": f"Bearer {gw.api_key}"},
-            {"model": model, "stream": True, "input": "Say hello."},
-        )
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
-    return "/v1/chat/completions", {"Authorization": f"Bearer {gw.api_key}"}, body
-
-
 def last_event(text: str) -> str:
     return [f for f in text.replace("\r\n", "\n").split("\n\n") if f.strip()][-1]
 
@@ -276,7 +250,7 @@ def test_a_stream_broken_after_the_first_byte_ends_with_the_clients_error_event(
     # frames before the break: the first text delta gets through (see the REPLIES streams)
     after = {"openai": 3, "anthropic": 4, "gemini": 1}[provider]
     up.plan(KEYS[provider], reset(after) if how == "reset" else end_early(after))
-    path, headers, body = stream_call(gw, front, provider)
+    path, headers, body = stream_request(gw, front, provider)
     r = httpx.post(gw.base + path, json=body, headers=headers, timeout=10)
     assert r.status_code == 200  # the stream had started: the error travels inside it
     tail = last_event(r.text)

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from .conftest import KEYS, LABELS, MODELS, SCENARIOS, TOOL_IDS
+from .conftest import KEYS, LABELS, MODELS, SCENARIOS, TOOL_IDS, stream_request
 from .drivers import DRIVERS, TOOL_RESULT, Completions
 
 # The account wire each front would pass through to; every other provider is translated. The
@@ -149,32 +149,6 @@ SLOW = [
     ("gemini", "openai"),
     ("openai_responses", "gemini"),
 ]
-
-
-def stream_request(gw, front: str, provider: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    model = MODELS[provider]
-    if front == "gemini":
-        return (
-            f"/v1beta/models/{model}:streamGenerateContent?alt=sse",
-            {"x-goog-api-key": gw.api_key},
-            {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]},
-        )
-    if front == "anthropic_messages":
-        body = {
-            "model": model,
-            "max_tokens": 100,
-            "stream": True,
-            "messages": [{"role": "user", "content": "Say hello."}],
-        }
-        return "/v1/messages", {"x-api-key": gw.api_key, "anthropic-version": "2023-06-01"}, body
-    path = "/v1/responses" if front == "openai_responses" else "/v1/chat/completions"
-    body = {"model": model, "stream": True}
-    body.update(
-        {"input": "Say hello."}
-        if front == "openai_responses"
-        else {"messages": [{"role": "user", "content": "Say hello."}]}
-    )
-    return path, {"Authorization": f"Bearer {gw.api_key}"}, body
 
 
 @pytest.mark.parametrize(("front", "provider"), SLOW, ids=[f"{f}-{p}" for f, p in SLOW])
