@@ -11,7 +11,6 @@ import json
 import sys
 from typing import Any
 
-import aiohttp
 import click
 from pydantic import ValidationError
 
@@ -21,7 +20,7 @@ from .pool.manage import AccountError, add_account, remove_account, resolve, upd
 from .pool.probe import ProbeError, test_account
 from .providers import PROVIDERS
 from .store.sqlite import Database
-from .upstream import make_session
+from .upstream import UpstreamHttp
 
 
 def _db() -> Database:
@@ -40,14 +39,14 @@ def _upstream_proxy() -> str:
 
 
 def _run(coro_fn: Any) -> Any:
-    """Run an async operation with a client session (for discovery and tests) in this process."""
+    """Run an async operation with an upstream client (for discovery and tests) in this process."""
 
     async def main() -> Any:
-        session = make_session(_upstream_proxy())
+        http = UpstreamHttp(_upstream_proxy())
         try:
-            return await coro_fn(session)
+            return await coro_fn(http)
         finally:
-            await session.close()
+            await http.close()
 
     try:
         return asyncio.run(main())
@@ -176,9 +175,9 @@ def account_test(ref: str, model: str | None) -> None:
     except AccountError as err:
         raise click.ClickException(err.message) from None
 
-    async def go(session: aiohttp.ClientSession) -> dict[str, Any]:
+    async def go(http: UpstreamHttp) -> dict[str, Any]:
         try:
-            return await test_account(session, acc, model)
+            return await test_account(http, acc, model)
         except ProbeError as err:
             raise click.ClickException(str(err)) from None
 

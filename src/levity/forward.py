@@ -264,7 +264,7 @@ class Forwarder:
         reply: UpstreamReply | None = None
         try:
             try:
-                reply = await provider.execute(self.http.session, call, timeouts(cfg.proxy))
+                reply = await provider.execute(self.http, call, timeouts(cfg.proxy))
                 attempt.status = reply.status
                 if not 200 <= reply.status < 300:
                     raw = await self._read_capped(reply)

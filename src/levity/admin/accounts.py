@@ -79,7 +79,7 @@ async def get_account(request: web.Request) -> web.Response:
 async def create_account(request: web.Request) -> web.Response:
     gw = _gw(request)
     data = await _input(request)
-    account, warning = await _run(add_account(gw.parts["db"], data, gw.parts["http"].session))
+    account, warning = await _run(add_account(gw.parts["db"], data, gw.parts["http"]))
     extra = {"warning": warning} if warning else {}
     return await _after_change(request, account.id, status=201, **extra)
 
@@ -121,7 +121,7 @@ async def test(request: web.Request) -> web.Response:
     account = _account(request)
     model = request.query.get("model") or None
     try:
-        result = await test_account(_gw(request).parts["http"].session, account, model)
+        result = await test_account(_gw(request).parts["http"], account, model)
     except ProbeError as err:
         raise GatewayError(422, str(err)) from None
     return json_response({"id": account.id, "label": account.label, **result})
@@ -131,7 +131,7 @@ async def refresh(request: web.Request) -> web.Response:
     account = _account(request)
     _stored(account)
     gw = _gw(request)
-    await _run(refresh_models(gw.parts["db"], account.id, gw.parts["http"].session))
+    await _run(refresh_models(gw.parts["db"], account.id, gw.parts["http"]))
     return await _after_change(request, account.id)
 
 

@@ -7,14 +7,15 @@ second (`AccountBook.watch`) and its own at once (`AccountBook.reload`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ..providers import PROVIDERS
 from ..store.sqlite import Database
 from .accounts import Account, AccountInput, new_account_id
 from .probe import ProbeError, discover_models
+
+if TYPE_CHECKING:
+    from ..upstream import UpstreamHttp
 
 
 class AccountError(Exception):
@@ -24,9 +25,7 @@ class AccountError(Exception):
         self.message = message
 
 
-async def add_account(
-    db: Database, data: AccountInput, session: aiohttp.ClientSession | None
-) -> tuple[Account, str]:
+async def add_account(db: Database, data: AccountInput, http: UpstreamHttp | None) -> tuple[Account, str]:
     """Store a new account; discover its models when none are given. Returns (account, warning)."""
     if data.provider is None:
         raise AccountError(422, f"provider is required: one of {', '.join(PROVIDERS)}")
@@ -49,7 +48,7 @@ async def add_account(
     warning = ""
     if not row["models"]:
         try:
-            row["models"] = await discover_models(session, Account.from_row(row))
+            row["models"] = await discover_models(http, Account.from_row(row))
         except ProbeError as err:
             warning = f"model discovery failed ({err}); the account serves no model until you set --models or refresh"
     await asyncio.to_thread(db.insert_account, row)
@@ -90,10 +89,10 @@ async def remove_account(db: Database, ref: str) -> Account:
     return Account.from_row(row)
 
 
-async def refresh_models(db: Database, ref: str, session: aiohttp.ClientSession | None) -> Account:
+async def refresh_models(db: Database, ref: str, http: UpstreamHttp | None) -> Account:
     row = await asyncio.to_thread(resolve, db, ref)
     try:
-        models = await discover_models(session, Account.from_row(row))
+        models = await discover_models(http, Account.from_row(row))
     except ProbeError as err:
         raise AccountError(502, str(err)) from None
     await asyncio.to_thread(db.update_account, row["id"], {"models": models})

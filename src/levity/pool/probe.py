@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -12,6 +12,9 @@ from ..providers import get_provider
 from ..providers.base import Usage
 from .accounts import DEMO_MODEL, Account
 
+if TYPE_CHECKING:
+    from ..upstream import UpstreamHttp
+
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 
@@ -19,14 +22,14 @@ class ProbeError(Exception):
     pass
 
 
-async def discover_models(session: aiohttp.ClientSession | None, account: Account) -> list[str]:
+async def discover_models(http: UpstreamHttp | None, account: Account) -> list[str]:
     provider = get_provider(account.provider)
     if provider.in_process():
         return [DEMO_MODEL]
-    assert session is not None
+    assert http is not None
     call = provider.models_call(account)
     try:
-        reply = await provider.execute(session, call, PROBE_TIMEOUT)
+        reply = await provider.execute(http, call, PROBE_TIMEOUT)
         try:
             body = await reply.read()
         finally:
@@ -58,7 +61,7 @@ def pick_test_model(account: Account) -> str:
 
 
 async def test_account(
-    session: aiohttp.ClientSession | None, account: Account, model: str | None = None
+    http: UpstreamHttp | None, account: Account, model: str | None = None
 ) -> dict[str, Any]:
     """One minimal real request; the answer says whether the key and model work, never the key."""
     provider = get_provider(account.provider)
@@ -67,7 +70,7 @@ async def test_account(
     call = provider.build(account, op, model, body, False, {})
     started = time.monotonic()
     try:
-        reply = await provider.execute(session, call, PROBE_TIMEOUT)  # type: ignore[arg-type]
+        reply = await provider.execute(http, call, PROBE_TIMEOUT)  # type: ignore[arg-type]
         try:
             raw = await reply.read()
         finally:

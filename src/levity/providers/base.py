@@ -25,6 +25,7 @@ from ..canonical import Usage  # one usage type for pass-through and translation
 
 if TYPE_CHECKING:
     from ..pool.accounts import Account
+    from ..upstream import UpstreamHttp
 
 
 class FailureKind(StrEnum):
@@ -253,17 +254,9 @@ class Provider:
         return False
 
     async def execute(
-        self, session: aiohttp.ClientSession, call: UpstreamCall, timeout: aiohttp.ClientTimeout
+        self, http: UpstreamHttp, call: UpstreamCall, timeout: aiohttp.ClientTimeout
     ) -> UpstreamReply:
-        resp = await session.request(
-            call.method,
-            call.url,
-            data=call.body,
-            headers=call.headers,
-            timeout=timeout,
-            allow_redirects=False,
-        )
-        return HttpReply(resp)
+        return await http.send(call, timeout)
 
 
 def as_int(v: Any) -> int:

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from .anthropic import PROVIDER as ANTHROPIC
@@ -133,9 +132,7 @@ class MockProvider(Provider):
     def in_process(self) -> bool:
         return True
 
-    async def execute(
-        self, session: aiohttp.ClientSession | None, call: UpstreamCall, timeout: Any
-    ) -> UpstreamReply:
+    async def execute(self, http: Any, call: UpstreamCall, timeout: Any) -> UpstreamReply:
         body = call.payload or {}
         op = call.op
         model = call.headers.get("x-model") or str(body.get("model") or "levity-demo")
