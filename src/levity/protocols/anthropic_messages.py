@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from levity import canonical as c
 from levity.protocols import sse
 from levity.protocols.common import (
@@ -304,9 +306,16 @@ class StreamEncoder:
                     self.sigs[ev.index] = self.sigs.get(ev.index, "") + ev.signature
                 if not ev.text:
                     continue
-                if kind == "text":
-                    delta = {"type": "text_delta", "text": ev.text}
-                elif kind == "thinking":
+                if kind == "text":  # nearly every frame of a stream: built from bytes, same output
+                    out += (
+                        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+                        % (ev.index + self.shift)
+                        + b'"delta":{"type":"text_delta","text":'
+                        + orjson.dumps(ev.text)
+                        + b"}}\n\n"
+                    )
+                    continue
+                if kind == "thinking":
                     delta = {"type": "thinking_delta", "thinking": ev.text}
                 elif kind == "tool_call":
                     delta = {"type": "input_json_delta", "partial_json": ev.text}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from levity import canonical as c
 from levity.protocols import sse
 from levity.protocols.common import (
@@ -202,6 +204,24 @@ class StreamEncoder:
         self.usage = c.Usage()
         self.finished = False
         self.failed = False
+        self._prefix = b""  # a delta chunk's bytes before the delta's key; set per stream id
+
+    def _delta(self, key: bytes, text: str) -> bytes:
+        """A text delta chunk: the same bytes as `_chunk({key: text})`, without building it.
+
+        Nearly every chunk of a stream is one of these, so the fixed part is serialised once.
+        """
+        if not self._prefix:
+            head = orjson.dumps(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                }
+            )
+            self._prefix = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":{'
+        return self._prefix + key + orjson.dumps(text) + b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
     def _chunk(self, delta: dict | None, finish: str | None = None, usage: dict | None = None) -> bytes:
         body: dict[str, Any] = {
@@ -228,6 +248,7 @@ class StreamEncoder:
         for ev in events:
             if isinstance(ev, c.Start):
                 self.id = chat_id(ev.id)
+                self._prefix = b""
                 out += self._ensure_started()
             elif isinstance(ev, c.PartStart):
                 out += self._ensure_started()
@@ -249,9 +270,9 @@ class StreamEncoder:
             elif isinstance(ev, c.Delta) and ev.text:
                 kind = self.kinds.get(ev.index)
                 if kind == "text":
-                    out += self._chunk({"content": ev.text})
+                    out += self._delta(b'"content":', ev.text)
                 elif kind == "thinking":
-                    out += self._chunk({"reasoning_content": ev.text})
+                    out += self._delta(b'"reasoning_content":', ev.text)
                 elif kind == "tool_call":
                     out += self._chunk(
                         {

@@ -51,7 +51,17 @@ class SSEParser:
             # sequence, so this decodes exactly as line by line would).
             self._buf = buf[cut + 1 :]
             for line in buf[:cut].decode("utf-8", "replace").split("\n"):
-                self._line(line, out)
+                # `data:` and blank lines are nearly all of every stream: handled inline here.
+                if line.startswith("data:"):
+                    value = line[6:] if line.startswith("data: ") else line[5:]
+                    self._data.append(value)
+                    self._size += len(value)
+                    if self._size > self._max:
+                        raise SSETooLarge("stream event too large")
+                elif line or self._data:
+                    self._line(line, out)
+                else:  # a blank line with nothing pending dispatches nothing
+                    self._event = ""
         else:
             self._buf = buf
         if len(self._buf) + self._size > self._max:
