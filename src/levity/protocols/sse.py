@@ -50,18 +50,7 @@ class SSEParser:
             # Split and decode the complete lines in one go (a \n byte is never inside a UTF-8
             # sequence, so this decodes exactly as line by line would).
             self._buf = buf[cut + 1 :]
-            for line in buf[:cut].decode("utf-8", "replace").split("\n"):
-                # `data:` and blank lines are nearly all of every stream: handled inline here.
-                if line.startswith("data:"):
-                    value = line[6:] if line.startswith("data: ") else line[5:]
-                    self._data.append(value)
-                    self._size += len(value)
-                    if self._size > self._max:
-                        raise SSETooLarge("stream event too large")
-                elif line or self._data:
-                    self._line(line, out)
-                else:  # a blank line with nothing pending dispatches nothing
-                    self._event = ""
+            self._lines(buf[:cut].decode("utf-8", "replace").split("\n"), out)
         else:
             self._buf = buf
         if len(self._buf) + self._size > self._max:
@@ -71,30 +60,39 @@ class SSEParser:
     def finish(self) -> list[SSEEvent]:
         """Flush at end of stream: a last event without its blank line still counts."""
         out: list[SSEEvent] = []
-        if self._buf:
-            self._line(self._buf.decode("utf-8", "replace"), out)
-            self._buf = b""
-        self._line("", out)
+        rest = [self._buf.decode("utf-8", "replace")] if self._buf else []
+        self._buf = b""
+        self._lines([*rest, ""], out)
         return out
 
-    def _line(self, line: str, out: list[SSEEvent]) -> None:
-        if not line:
-            if self._data:
-                out.append(SSEEvent(self._event, "\n".join(self._data)))
-            self._event, self._data, self._size = "", [], 0
-            return
-        if line.startswith(":"):
-            return
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._size += len(value)
-            if self._size > self._max:
-                raise SSETooLarge("stream event too large")
-        elif name == "event":
-            self._event = value
+    def _lines(self, lines: list[str], out: list[SSEEvent]) -> None:
+        """Apply complete lines, state in locals: `data:` and blank lines are nearly all of every
+        stream, so they are tested first."""
+        data, size, event, limit = self._data, self._size, self._event, self._max
+        for line in lines:
+            if line.startswith("data:"):
+                value = line[6:] if line.startswith("data: ") else line[5:]
+                data.append(value)
+                size += len(value)
+                if size > limit:
+                    raise SSETooLarge("stream event too large")
+            elif not line:
+                if data:
+                    out.append(SSEEvent(event, data[0] if len(data) == 1 else "\n".join(data)))
+                    data = []
+                size, event = 0, ""
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                if value.startswith(" "):
+                    value = value[1:]
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+                    size += len(value)
+                    if size > limit:
+                        raise SSETooLarge("stream event too large")
+        self._data, self._size, self._event = data, size, event
 
 
 def frame(data: object, event: str | None = None) -> bytes:
