@@ -56,6 +56,22 @@ def pinner(core: int | None) -> Callable[[], None]:
     return pin
 
 
+def move(pid: int, core: int | None) -> None:
+    """Pin every thread of a running process (and of its children) to `core`."""
+    if core is None:
+        return
+    for p in tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), {core})
+            except OSError:  # the thread ended meanwhile
+                pass
+
+
 def spawn(
     argv: Sequence[str], core: int | None, log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen:

@@ -42,6 +42,7 @@ from levity import canonical as c
 from levity.errors import GatewayError
 from levity.protocols import (
     anthropic_messages,
+    anthropic_upstream,
     gemini,
     openai_chat,
     openai_completions,
@@ -60,7 +61,7 @@ FRONTS: dict[str, ModuleType] = {
     "gemini_count_tokens": gemini,
 }
 COUNT_FRONTS = {"anthropic_count_tokens", "gemini_count_tokens"}
-PROVIDERS: dict[str, ModuleType] = {"openai": openai_chat, "anthropic": anthropic_messages, "gemini": gemini}
+PROVIDERS: dict[str, ModuleType] = {"openai": openai_chat, "anthropic": anthropic_upstream, "gemini": gemini}
 COUNT_OPERATION = {"anthropic": "anthropic_count_tokens", "gemini": "gemini_count_tokens"}
 ESTIMATE_HEADER = ("X-Levity-Token-Estimate", "chars/4")
 
