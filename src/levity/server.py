@@ -127,9 +127,9 @@ async def serve(
     listener = Listener(runner, gateway, host, port)
     await listener.start(store.current)
     print(banner(store, gateway.listener.host, gateway.listener.port, gateway.demo), flush=True)
-    steady_latency()
 
     loop = asyncio.get_running_loop()
+    loop.call_later(1.0, steady_latency)  # after the first requests: not on the cold-start path
     tasks: set[asyncio.Task[None]] = set()
 
     def on_change(old: Config, new: Config) -> None:
