@@ -18,11 +18,9 @@ import aiohttp
 from .config import Config, ProxyConfig
 from .providers.base import HttpReply, UpstreamCall, UpstreamReply
 from .security.secrets import mask_url
-from .transport.h1 import H1Pool
+from .transport.h1 import USER_AGENT, H1Pool
 
 log = logging.getLogger("levity.upstream")
-
-USER_AGENT = "levity-gateway"
 
 
 def make_session(proxy_url: str) -> aiohttp.ClientSession:

@@ -32,7 +32,7 @@ from ..providers.base import UpstreamCall, UpstreamReply
 MAX_BUFFER = 256 * 1024  # unread reply bytes per connection before the socket stops being read
 MAX_IDLE_PER_ORIGIN = 64  # kept-alive connections per upstream origin; more are closed
 KEEPALIVE_S = 50.0  # an idle connection older than this is not reused (servers drop them ~60 s)
-USER_AGENT = "levity-gateway"
+USER_AGENT = "levity-gateway"  # both upstream clients send it
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
