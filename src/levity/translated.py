@@ -92,16 +92,22 @@ async def stream(
         if decoder.error_message:
             return in_stream_failure(decoder.error_message)
     rec.ttfb_ms = (time.monotonic() - started) * 1000
-    resp = web.StreamResponse(
-        status=200, headers={**fw._headers(account, mapped), "Cache-Control": "no-cache"}
-    )
-    resp.content_type = "text/event-stream" if fr.sse else "application/json"
+    headers = {**fw._headers(account, mapped), "Cache-Control": "no-cache"}
+    ctype = "text/event-stream" if fr.sse else "application/json"
+    tap = fw.body_tap()
+    if reply.at_eof():  # the whole upstream stream is here already: one reply with a Content-Length
+        body = first_out + await _end(fw, account, mapped, reply, decoder, plan, rec, None, False)
+        if tap is not None:
+            tap.add(body)
+            rec.response_body = tap.text()
+        return web.Response(body=body, status=200, content_type=ctype, headers=headers)
+    resp = web.StreamResponse(status=200, headers=headers)
+    resp.content_type = ctype
     try:
         await resp.prepare(request)
     except ConnectionError:
         rec.error = "client went away before the stream started"
         return resp
-    tap = fw.body_tap()
 
     async def send(data: bytes) -> bool:
         if not data:
@@ -116,6 +122,7 @@ async def stream(
 
     broke: str | None = None
     ours = False  # the gateway failed, not the account
+    last = b""  # what the chunk that completed the upstream body decoded to: sent with the end
     alive = await send(first_out)
     while alive:
         try:
@@ -131,12 +138,40 @@ async def stream(
             log.exception("translating the stream from %s failed", account.label)
             broke, ours = "the gateway could not translate the upstream stream", True
             break
+        if reply.at_eof():  # fewer writes: this chunk's output shares one with the stream's end
+            last = out
+            break
         alive = await send(out)
     if not alive:  # the client went away: stop reading so the upstream stops generating
         reply.close()
         rec.error = "client went away during the stream"
         await fw.pool.succeeded(account, mapped, 200, None)
         return resp
+    tail = last + await _end(fw, account, mapped, reply, decoder, plan, rec, broke, ours)
+    if tap is not None:
+        tap.add(tail)
+    try:
+        await resp.write_eof(tail)
+    except ConnectionError:
+        pass
+    if tap is not None:
+        rec.response_body = tap.text()
+    return resp
+
+
+async def _end(
+    fw: Forwarder,
+    account: Account,
+    mapped: str,
+    reply: UpstreamReply,
+    decoder: Any,
+    plan: Any,
+    rec: RequestRecord,
+    broke: str | None,
+    ours: bool,
+) -> bytes:
+    """The bytes that end the client's stream, once the upstream one is over; usage and the
+    account's outcome recorded. A stream cut short ends with the client wire's error event."""
     if broke is None:
         tail = decoder.finish()
         if not decoder.complete:
@@ -153,14 +188,7 @@ async def stream(
         log.warning("translated stream from %s cut off: %s", account.label, broke)
     else:
         await fw.pool.succeeded(account, mapped, reply.status, usage)
-    await send(tail)
-    try:
-        await resp.write_eof()
-    except ConnectionError:
-        pass
-    if tap is not None:
-        rec.response_body = tap.text()
-    return resp
+    return tail
 
 
 async def _nothing() -> Any:
