@@ -410,16 +410,9 @@ class Forwarder:
         watcher.feed(first)
         if reply.at_eof():  # the whole stream is here already: one reply with a Content-Length
             body = first + await self._stream_end(fr, account, mapped, reply, rec, watcher, None)
-            if tap is not None:
-                tap.add(body)
-                rec.response_body = tap.text()
-            return web.Response(body=body, status=200, content_type=ctype, headers=headers)
-        resp = web.StreamResponse(status=200, headers=headers)
-        resp.content_type = ctype
-        try:
-            await resp.prepare(request)
-        except ConnectionError:
-            rec.error = "client went away before the stream started"
+            return self.stream_whole(body, ctype, headers, tap, rec)
+        resp, started_ok = await self.stream_start(request, ctype, headers, rec)
+        if not started_ok:
             return resp
 
         upstream_error: str | None = None
@@ -458,6 +451,30 @@ class Forwarder:
         if tap is not None:
             rec.response_body = tap.text()
         return resp
+
+    @staticmethod
+    def stream_whole(
+        body: bytes, ctype: str, headers: dict[str, str], tap: BodyTap | None, rec: RequestRecord
+    ) -> web.Response:
+        """A stream whose upstream body had all arrived before the client got a byte: one reply."""
+        if tap is not None:
+            tap.add(body)
+            rec.response_body = tap.text()
+        return web.Response(body=body, status=200, content_type=ctype, headers=headers)
+
+    @staticmethod
+    async def stream_start(
+        request: web.Request, ctype: str, headers: dict[str, str], rec: RequestRecord
+    ) -> tuple[web.StreamResponse, bool]:
+        """The client's streamed reply with its headers sent; False when the client already left."""
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.content_type = ctype
+        try:
+            await resp.prepare(request)
+        except ConnectionError:
+            rec.error = "client went away before the stream started"
+            return resp, False
+        return resp, True
 
     async def _stream_end(
         self,

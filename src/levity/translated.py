@@ -97,16 +97,9 @@ async def stream(
     tap = fw.body_tap()
     if reply.at_eof():  # the whole upstream stream is here already: one reply with a Content-Length
         body = first_out + await _end(fw, account, mapped, reply, decoder, plan, rec, None, False)
-        if tap is not None:
-            tap.add(body)
-            rec.response_body = tap.text()
-        return web.Response(body=body, status=200, content_type=ctype, headers=headers)
-    resp = web.StreamResponse(status=200, headers=headers)
-    resp.content_type = ctype
-    try:
-        await resp.prepare(request)
-    except ConnectionError:
-        rec.error = "client went away before the stream started"
+        return fw.stream_whole(body, ctype, headers, tap, rec)
+    resp, started_ok = await fw.stream_start(request, ctype, headers, rec)
+    if not started_ok:
         return resp
 
     async def send(data: bytes) -> bool:
